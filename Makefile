@@ -1,0 +1,73 @@
+# Makefile of the handbook "Wie kommunales E-Government gelingt".
+# On a fresh clone, `make serve` and `make test` are all a person types:
+# every target installs what it needs first.
+
+PYTHON      ?= python3
+VENV        ?= .venv
+PY          := $(VENV)/bin/python
+SPHINXBUILD := $(VENV)/bin/sphinx-build
+SPHINXOPTS  ?= --fail-on-warning --keep-going -c .
+JOBS        ?= auto
+SOURCEDIR   ?= docs
+BUILDDIR    ?= build
+PDFNAME     := kochbuch-egovernment
+TESTOPTS    ?=
+HOST        ?= 127.0.0.1
+PORT        ?= 8000
+
+.PHONY: help install html pdf live site serve sync test bench clean
+
+help:
+	@echo "Wie kommunales E-Government gelingt – make targets:"
+	@echo "  make serve    install, build the site and serve site + feedback API on http://$(HOST):$(PORT)/"
+	@echo "  make test     install and run the whole test suite"
+	@echo "  make install  create $(VENV) and install the project (fast when nothing changed)"
+	@echo "  make html     build the working tree's HTML into $(BUILDDIR)/html/"
+	@echo "  make pdf      build the working tree's PDF into $(BUILDDIR)/pdf/ and check it"
+	@echo "  make live     live preview with sphinx-autobuild on http://$(HOST):8001/"
+	@echo "  make site     build every edition in releases.toml into $(BUILDDIR)/site/"
+	@echo "  make sync     merge approved comments and rebuild what changed"
+	@echo "  make bench    run the benchmarks and print them as tables"
+	@echo "  make clean    remove $(BUILDDIR)/"
+
+install: $(VENV)/.installed
+
+# Reinstall only when the project's metadata changed; the package itself is
+# installed in editable mode, so code changes need no reinstall.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	@touch $@
+
+html: install
+	$(SPHINXBUILD) -b html -j $(JOBS) $(SPHINXOPTS) $(SOURCEDIR) $(BUILDDIR)/html
+
+# rst2pdf reports a failed PDF and still exits 0 with an empty file: the builder
+# in sphinx_handbook.pdf raises, and the result is checked here once more.
+pdf: install
+	$(SPHINXBUILD) -b pdf $(SPHINXOPTS) $(SOURCEDIR) $(BUILDDIR)/pdf
+	@head -c 5 $(BUILDDIR)/pdf/$(PDFNAME).pdf 2>/dev/null | grep -q '%PDF-' \
+	  || { echo "FEHLER: $(BUILDDIR)/pdf/$(PDFNAME).pdf ist kein gültiges PDF." >&2; exit 1; }
+	@echo "PDF: $(BUILDDIR)/pdf/$(PDFNAME).pdf"
+
+live: install
+	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) --host $(HOST) --port 8001 $(SOURCEDIR) $(BUILDDIR)/live
+
+site: install
+	$(PY) -m sphinx_handbook.site build --out $(BUILDDIR)/site
+
+serve: site
+	$(PY) -m feedback_service serve --host $(HOST) --port $(PORT) --site-dir $(BUILDDIR)/site --sync-every 30
+
+sync: install
+	$(PY) -m feedback_service sync
+
+test: install
+	$(PY) -m pytest $(TESTOPTS)
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(BUILDDIR)

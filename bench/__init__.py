@@ -1,0 +1,1 @@
+"""Benchmarks of the handbook system (``make bench``)."""

@@ -1,0 +1,19 @@
+"""Sphinx extension of the handbook: recipe cards, page furniture, section feedback."""
+
+from sphinx.application import Sphinx
+
+from .layout import setup_layout
+from .recipe import setup_recipe
+
+__version__ = "2.0.0"
+
+
+def setup(app: Sphinx) -> dict:
+    setup_layout(app)
+    setup_recipe(app)
+    return {
+        "version": __version__,
+        "env_version": 1,
+        "parallel_read_safe": True,
+        "parallel_write_safe": True,
+    }
