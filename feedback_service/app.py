@@ -1,0 +1,477 @@
+"""The HTTP application: every route of the service in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import comments, db, moderation, pages
+from .config import Config, load_config, normalise_origin
+from .errors import ApiError, ValidationFailed
+from .openapi import OPENAPI
+from .ratelimit import RateLimiter
+from .sections import SectionCatalog
+from .validation import (
+    COMMENT_ID, MAX_BODY, is_honeypot, media_type, parse_body, safe_return_to,
+    validate_submission, with_fragment,
+)
+
+log = logging.getLogger("feedback_service")
+
+API = "/api/v1"
+PURGE_INTERVAL = 3600
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"
+CORS_HEADERS = "Content-Type, Idempotency-Key, X-Delete-Token, Authorization"
+
+
+class Service:
+    """Everything a request needs, built once per process."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.db = db.Database(config.database_url)
+        self.reads = db.ReadPool(self.db)
+        self.writer = db.Writer(self.db)
+        self.catalog = SectionCatalog(config.site_dir)
+        self.limiter = RateLimiter(config.rate_limit, config.trusted_proxies)
+        self.public = comments.PublicComments()
+
+    async def read(self, query):
+        def run():
+            with self.reads.connection() as conn:
+                return query(conn)
+
+        return await run_in_threadpool(run)
+
+    async def snapshot(self, query):
+        def run():
+            with self.reads.connection() as conn, self.db.transaction(conn, write=False):
+                return query(conn)
+
+        return await run_in_threadpool(run)
+
+    def own_origin(self, scope: Scope) -> str | None:
+        headers = _headers(scope)
+        scheme = scope.get("scheme", "http")
+        if self.limiter.is_trusted(_peer(scope)):
+            scheme = headers.get("x-forwarded-proto", scheme).split(",")[0].strip() or scheme
+        host = headers.get("host")
+        return normalise_origin(f"{scheme}://{host}") if host else None
+
+    def client_address(self, request: Request) -> str:
+        return self.limiter.client_address(
+            _peer(request.scope), request.headers.get("x-forwarded-for")
+        )
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+
+
+def _peer(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+def _service(request: Request) -> Service:
+    return request.app.state.service
+
+
+def error_response(error: ApiError) -> JSONResponse:
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
+
+
+# -- Public API ----------------------------------------------------------------
+
+async def health(request: Request) -> Response:
+    service = _service(request)
+    try:
+        await service.read(lambda conn: conn.scalar("SELECT 1 AS ok"))
+    except db.DatabaseError:
+        raise ApiError(503, "database_unavailable", "Die Datenbank antwortet nicht.")
+    return JSONResponse({"status": "ok"})
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(OPENAPI)
+
+
+async def read_body(request: Request) -> bytes:
+    too_large = ApiError(
+        413, "body_too_large",
+        f"Die Anfrage ist zu groß: höchstens {MAX_BODY // 1024} KiB.",
+    )
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise ApiError(400, "invalid_body", "Ungültige Content-Length.")
+        if int(declared) > MAX_BODY:
+            raise too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def post_comment(request: Request) -> Response:
+    service = _service(request)
+    is_form = media_type(request.headers.get("content-type"))[0] == (
+        "application/x-www-form-urlencoded"
+    )
+    fields: dict = {}
+    return_to: str | None = None
+    try:
+        fields, _ = parse_body(request.headers.get("content-type"), await read_body(request))
+        if is_form:
+            return_to = _form_return_to(service, request, fields)
+        if is_honeypot(fields):
+            log.info("honeypot filled; submission dropped")
+            return _acknowledge(is_form, return_to, fields, comments.honeypot_answer())
+        submission = validate_submission(fields, service.catalog, service.config.max_links)
+        idempotency = comments.IdempotencyKey.from_header(request.headers.get("idempotency-key"))
+        job = comments.create_job(
+            submission, service.client_address(request), service.limiter, idempotency
+        )
+        try:
+            status, answer = await service.writer.run(job)
+        except db.IntegrityError:
+            if idempotency is None:
+                raise
+            # The same key was committed by a concurrent request meanwhile: replay it.
+            status, answer = await service.writer.run(job)
+    except (ApiError, ValidationFailed) as exc:
+        if not is_form:
+            raise
+        errors = exc.errors if isinstance(exc, ValidationFailed) else [exc]
+        headers = errors[0].headers if isinstance(exc, ApiError) else {}
+        status = 422 if isinstance(exc, ValidationFailed) else exc.status
+        return HTMLResponse(
+            pages.error_page(errors, fields, return_to), status_code=status, headers=headers
+        )
+    return _acknowledge(is_form, return_to, fields, answer, status)
+
+
+def _form_return_to(service: Service, request: Request, fields: dict) -> str | None:
+    value = fields.get("return_to")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    own = service.own_origin(request.scope) or ""
+    safe = safe_return_to(value.strip(), own, service.config.allowed_origins)
+    if safe is None:
+        raise ApiError(
+            422, "foreign_return_to",
+            "Die Rücksprungadresse gehört nicht zu dieser Website.", "return_to",
+        )
+    return safe
+
+
+def _acknowledge(
+    is_form: bool, return_to: str | None, fields: dict, answer: dict, status: int = 202
+) -> Response:
+    if not is_form:
+        return JSONResponse(answer, status_code=status)
+    if return_to is None:
+        return HTMLResponse(pages.thanks_page(), status_code=status)
+    section = fields.get("section") if isinstance(fields.get("section"), str) else ""
+    return RedirectResponse(with_fragment(return_to, f"fb-ok-{section}"), status_code=303)
+
+
+async def section_comments(request: Request) -> Response:
+    section = request.query_params.get("section", "").strip()
+    if not section:
+        raise ApiError(
+            422, "section_required", "Bitte geben Sie den Abschnitt an (?section=ID).", "section"
+        )
+    service = _service(request)
+    body = await service.read(lambda conn: service.public.answer(conn, section))
+    return Response(body, media_type="application/json")
+
+
+async def delete_own_comment(request: Request) -> Response:
+    comment_id = request.path_params["comment_id"]
+    token = request.headers.get("x-delete-token") or request.query_params.get("token")
+    if token is None and media_type(request.headers.get("content-type"))[0] == "application/json":
+        data, _ = parse_body(request.headers.get("content-type"), await read_body(request))
+        token = data.get("token") if isinstance(data.get("token"), str) else None
+    if not token:
+        raise ApiError(
+            401, "token_required",
+            "Zum Löschen brauchen Sie das Lösch-Token, das Sie beim Absenden erhalten haben.",
+            "token",
+        )
+    if not COMMENT_ID.fullmatch(comment_id):
+        raise ApiError(404, "not_found", "Diesen Kommentar gibt es nicht (mehr).")
+    service = _service(request)
+    return JSONResponse(await service.writer.run(comments.delete_by_author_job(comment_id, token)))
+
+
+# -- Admin API -------------------------------------------------------------------
+
+def require_admin(request: Request) -> Service:
+    service = _service(request)
+    expected = service.config.admin_token
+    if not expected:
+        raise ApiError(
+            503, "admin_disabled",
+            "Die Verwaltung ist abgeschaltet: FEEDBACK_ADMIN_TOKEN ist nicht gesetzt.",
+        )
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.encode()
+    ):
+        raise ApiError(
+            401, "unauthorized",
+            "Anmeldung erforderlich: Authorization: Bearer <FEEDBACK_ADMIN_TOKEN>.",
+            headers={"WWW-Authenticate": 'Bearer realm="feedback-admin"'},
+        )
+    return service
+
+
+def _kind(request: Request) -> str | None:
+    kind = request.query_params.get("kind") or None
+    if kind not in (None, "comment", "correction"):
+        raise ApiError(422, "invalid_kind", "Die Art muss comment oder correction sein.", "kind")
+    return kind
+
+
+async def admin_list(request: Request) -> Response:
+    service = require_admin(request)
+    status, kind = request.query_params.get("status"), _kind(request)
+    rows = await service.read(
+        lambda conn: moderation.listing(conn, service.catalog, status, kind)
+    )
+    return JSONResponse({"comments": rows})
+
+
+async def admin_corrections(request: Request) -> Response:
+    service = require_admin(request)
+    status = request.query_params.get("status", "pending")
+    rows = await service.read(
+        lambda conn: moderation.listing(conn, service.catalog, status, "correction")
+    )
+    if request.query_params.get("format") == "markdown":
+        return PlainTextResponse(
+            moderation.corrections_report(rows), media_type="text/markdown; charset=utf-8"
+        )
+    return JSONResponse({"corrections": rows})
+
+
+def _moderate(action):
+    async def endpoint(request: Request) -> Response:
+        service = require_admin(request)
+        comment_id = request.path_params["comment_id"]
+        return JSONResponse(await service.writer.run(lambda conn: action(conn, comment_id)))
+
+    return endpoint
+
+
+async def admin_export(request: Request) -> Response:
+    service = require_admin(request)
+    since = moderation.parse_cursor(request.query_params.get("since"))
+    return JSONResponse(await service.snapshot(lambda conn: moderation.export(conn, since)))
+
+
+# -- Site ------------------------------------------------------------------------
+
+class SiteFiles:
+    """The built site as static files; a missing site answers 404, never an error."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self._files: StaticFiles | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.directory.is_dir():
+            response = HTMLResponse(
+                pages.page(
+                    "Website nicht gebaut",
+                    "<h1>Die Website ist noch nicht gebaut</h1>"
+                    "<p>Bitte zuerst <code>make site</code> oder <code>make html</code> "
+                    "ausführen.</p>",
+                ),
+                status_code=404,
+            )
+            await response(scope, receive, send)
+            return
+        if self._files is None:
+            self._files = StaticFiles(directory=self.directory, html=True, follow_symlink=True)
+        await self._files(scope, receive, send)
+
+
+# -- Origin and CORS -------------------------------------------------------------
+
+class OriginGuard:
+    """403 for API requests from foreign origins; CORS headers for allowed ones."""
+
+    def __init__(self, app: ASGIApp, service: Service):
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        origin = None
+        for name, value in scope["headers"]:
+            if name == b"origin":
+                origin = value.decode("latin-1")
+                break
+        if origin is None:
+            await self.app(scope, receive, send)
+            return
+        normalised = normalise_origin(origin)
+        if normalised is not None and normalised == self.service.own_origin(scope):
+            await self.app(scope, receive, send)
+            return
+        if normalised is None or normalised not in self.service.config.allowed_origins:
+            response = error_response(ApiError(
+                403, "foreign_origin",
+                "Anfragen von dieser Website sind nicht erlaubt (fremder Origin).",
+            ))
+            await response(scope, receive, send)
+            return
+        cors = [
+            (b"access-control-allow-origin", normalised.encode()),
+            (b"vary", b"Origin"),
+            (b"access-control-expose-headers", b"Retry-After"),
+        ]
+        if scope["method"] == "OPTIONS":
+            response = Response(status_code=204, headers={
+                "Access-Control-Allow-Methods": CORS_METHODS,
+                "Access-Control-Allow-Headers": CORS_HEADERS,
+                "Access-Control-Max-Age": "600",
+            })
+            response.raw_headers.extend(cors)
+            await response(scope, receive, send)
+            return
+
+        async def send_with_cors(message):
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), *cors]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+
+# -- Errors ----------------------------------------------------------------------
+
+async def on_api_error(request: Request, exc: ApiError) -> Response:
+    return error_response(exc)
+
+
+async def on_validation_failed(request: Request, exc: ValidationFailed) -> Response:
+    return error_response(exc.errors[0])
+
+
+async def on_database_error(request: Request, exc: db.DatabaseError) -> Response:
+    log.error("database error: %s", exc)
+    return error_response(ApiError(
+        503, "database_unavailable",
+        "Die Datenbank ist gerade nicht erreichbar. Bitte versuchen Sie es später noch einmal.",
+        headers={"Retry-After": "5"},
+    ))
+
+
+async def on_http_error(request: Request, exc: HTTPException) -> Response:
+    if not request.url.path.startswith("/api/"):
+        return HTMLResponse(
+            pages.page("Seite nicht gefunden", "<h1>Diese Seite gibt es nicht</h1>"
+                        '<p><a href="/">Zur Startseite</a></p>'),
+            status_code=exc.status_code, headers=exc.headers,
+        )
+    if exc.status_code == 405:
+        return error_response(ApiError(
+            405, "method_not_allowed", "Diese Methode ist hier nicht erlaubt.",
+            headers=dict(exc.headers or {}),
+        ))
+    return error_response(ApiError(
+        exc.status_code, "not_found" if exc.status_code == 404 else "http_error",
+        "Diese Adresse gibt es nicht." if exc.status_code == 404 else str(exc.detail),
+    ))
+
+
+async def api_not_found(request: Request) -> Response:
+    raise HTTPException(404)
+
+
+# -- Assembly --------------------------------------------------------------------
+
+ROUTES = [
+    Route(f"{API}/health", health, methods=["GET"]),
+    Route(f"{API}/openapi.json", openapi, methods=["GET"]),
+    Route(f"{API}/comments", post_comment, methods=["POST"]),
+    Route(f"{API}/comments", section_comments, methods=["GET"]),
+    Route(f"{API}/comments/{{comment_id}}", delete_own_comment, methods=["DELETE"]),
+    Route(f"{API}/admin/comments", admin_list, methods=["GET"]),
+    Route(f"{API}/admin/comments/{{comment_id}}/approve", _moderate(moderation.approve),
+          methods=["POST"]),
+    Route(f"{API}/admin/comments/{{comment_id}}/reject", _moderate(moderation.reject),
+          methods=["POST"]),
+    Route(f"{API}/admin/comments/{{comment_id}}", _moderate(moderation.delete),
+          methods=["DELETE"]),
+    Route(f"{API}/admin/corrections", admin_corrections, methods=["GET"]),
+    Route(f"{API}/admin/export", admin_export, methods=["GET"]),
+    Route("/api/{rest:path}", api_not_found),
+]
+
+
+async def _purge_periodically(service: Service) -> None:
+    while True:
+        try:
+            counts = await service.writer.run(moderation.purge)
+            if any(counts.values()):
+                log.info("purged: %s", counts)
+        except db.DatabaseError as exc:
+            log.error("purge failed: %s", exc)
+        await asyncio.sleep(PURGE_INTERVAL)
+
+
+def create_app(config: Config | None = None) -> Starlette:
+    """The ASGI application; ``config`` defaults to the environment.
+
+    Also the factory for ``uvicorn --factory``: each worker reads the environment.
+    """
+    service = Service(config or load_config())
+
+    @asynccontextmanager
+    async def lifespan(app):
+        await run_in_threadpool(service.db.migrate)
+        service.writer.start()
+        purger = asyncio.create_task(_purge_periodically(service))
+        try:
+            yield
+        finally:
+            purger.cancel()
+            service.writer.stop()
+            service.reads.close()
+
+    app = Starlette(
+        routes=[*ROUTES, Mount("/", app=SiteFiles(service.config.site_dir))],
+        exception_handlers={
+            ApiError: on_api_error,
+            ValidationFailed: on_validation_failed,
+            db.DatabaseError: on_database_error,
+            HTTPException: on_http_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    app.add_middleware(OriginGuard, service=service)
+    return app
+
+

@@ -1,0 +1,187 @@
+"""Settings of the feedback service, each declared once: name, default, help.
+
+Every setting is an environment variable prefixed ``FEEDBACK_``; the README's
+"Konfiguration" table lists them (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "FEEDBACK_DATABASE_URL",
+        "sqlite:///var/feedback.sqlite3",
+        "Datenbank: `sqlite:///pfad/datei.sqlite3` (relativ zum Arbeitsverzeichnis) oder "
+        "`postgresql://…` für eine gemeinsame Datenbank mehrerer Instanzen.",
+    ),
+    Setting(
+        "FEEDBACK_ADMIN_TOKEN",
+        "",
+        "Bearer-Token der Verwaltungsschnittstelle `/api/v1/admin/…`. Ohne Token ist sie "
+        "abgeschaltet; `make serve` erzeugt eines in `var/feedback-admin-token`.",
+    ),
+    Setting(
+        "FEEDBACK_ALLOWED_ORIGINS",
+        "",
+        "Weitere erlaubte Origins (kommagetrennt, z. B. `https://handbuch.example.org`); "
+        "der eigene Origin des Dienstes ist immer erlaubt, alle anderen bekommen 403.",
+    ),
+    Setting(
+        "FEEDBACK_SITE_DIR",
+        "build/site",
+        "Die gebaute Website, die der Dienst ausliefert und aus deren "
+        "`_feedback/sections.json` er die gültigen Abschnitte und Ausgaben liest.",
+    ),
+    Setting(
+        "FEEDBACK_RATE_LIMIT",
+        "10/600",
+        "Neue Kommentare je Client-Adresse: `N/SEKUNDEN` (höchstens 86400 Sekunden), "
+        "`0` schaltet die Begrenzung ab.",
+    ),
+    Setting(
+        "FEEDBACK_TRUSTED_PROXIES",
+        "",
+        "IP-Adressen oder Netze (kommagetrennt) vorgeschalteter Proxies; nur von ihnen "
+        "werden `X-Forwarded-For` und `X-Forwarded-Proto` übernommen.",
+    ),
+    Setting(
+        "FEEDBACK_MAX_LINKS",
+        "3",
+        "Höchstzahl an Links in einem Kommentar.",
+    ),
+    Setting(
+        "FEEDBACK_SERVICE_URL",
+        "http://127.0.0.1:8000",
+        "Adresse des Dienstes, von der der Abgleich (`sync`) die freigegebenen Kommentare holt.",
+    ),
+)
+
+_DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+
+MAX_RATE_WINDOW = 86400
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    admin_token: str
+    allowed_origins: frozenset[str]
+    site_dir: Path
+    rate_limit: tuple[int, int] | None
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    max_links: int
+    service_url: str
+
+
+def _value(environ: Mapping[str, str], name: str) -> str:
+    return environ.get(name, _DEFAULTS[name]).strip()
+
+
+def normalise_origin(value: str) -> str | None:
+    """``scheme://host[:port]`` in lower case, or None when ``value`` is no origin."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    default_port = 443 if parts.scheme == "https" else 80
+    host = parts.hostname
+    if ":" in host:
+        host = f"[{host}]"
+    suffix = f":{port}" if port and port != default_port else ""
+    return f"{parts.scheme}://{host}{suffix}"
+
+
+def parse_rate_limit(value: str) -> tuple[int, int] | None:
+    if value == "0":
+        return None
+    count, sep, seconds = value.partition("/")
+    try:
+        limit = (int(count), int(seconds)) if sep else None
+    except ValueError:
+        limit = None
+    if limit is None or limit[0] < 1 or not 1 <= limit[1] <= MAX_RATE_WINDOW:
+        raise ConfigError(
+            f"FEEDBACK_RATE_LIMIT={value!r}: erwartet wird N/SEKUNDEN mit N ≥ 1 und "
+            f"1 ≤ SEKUNDEN ≤ {MAX_RATE_WINDOW}, z. B. 10/600, oder 0 für aus."
+        )
+    return limit
+
+
+def _parse_origins(value: str) -> frozenset[str]:
+    origins = set()
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        origin = normalise_origin(item)
+        if origin is None:
+            raise ConfigError(
+                f"FEEDBACK_ALLOWED_ORIGINS: {item!r} ist kein Origin wie https://example.org"
+            )
+        origins.add(origin)
+    return frozenset(origins)
+
+
+def _parse_proxies(value: str):
+    networks = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"FEEDBACK_TRUSTED_PROXIES: {item!r} ist weder IP-Adresse noch Netz (CIDR)"
+            ) from None
+    return tuple(networks)
+
+
+def _parse_database_url(value: str) -> str:
+    if value.startswith("sqlite:///") and len(value) > len("sqlite:///"):
+        return value
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
+    raise ConfigError(
+        f"FEEDBACK_DATABASE_URL={value!r}: erwartet wird sqlite:///pfad oder postgresql://…"
+    )
+
+
+def _parse_max_links(value: str) -> int:
+    try:
+        links = int(value)
+    except ValueError:
+        links = -1
+    if links < 0:
+        raise ConfigError(f"FEEDBACK_MAX_LINKS={value!r}: erwartet wird eine Zahl ≥ 0")
+    return links
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> Config:
+    """Read every setting from ``environ`` (default: the process environment)."""
+    env = os.environ if environ is None else environ
+    return Config(
+        database_url=_parse_database_url(_value(env, "FEEDBACK_DATABASE_URL")),
+        admin_token=_value(env, "FEEDBACK_ADMIN_TOKEN"),
+        allowed_origins=_parse_origins(_value(env, "FEEDBACK_ALLOWED_ORIGINS")),
+        site_dir=Path(_value(env, "FEEDBACK_SITE_DIR") or _DEFAULTS["FEEDBACK_SITE_DIR"]),
+        rate_limit=parse_rate_limit(_value(env, "FEEDBACK_RATE_LIMIT")),
+        trusted_proxies=_parse_proxies(_value(env, "FEEDBACK_TRUSTED_PROXIES")),
+        max_links=_parse_max_links(_value(env, "FEEDBACK_MAX_LINKS")),
+        service_url=_value(env, "FEEDBACK_SERVICE_URL").rstrip("/"),
+    )

@@ -1,0 +1,568 @@
+"""Storage: the schema, its migrations and every query, for SQLite and PostgreSQL.
+
+One query layer serves both databases: SQL is written once with ``?``
+placeholders and rows come back as dicts. SQLite runs in WAL mode with
+``synchronous=FULL``, so a committed comment survives a crash of the process
+and of the machine. All writes of a service process go through one
+:class:`Writer` thread that commits several requests together (group commit)
+and answers each only after its transaction is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+log = logging.getLogger("feedback_service.db")
+
+# -- Schema ------------------------------------------------------------------
+# Ordered, named steps. Never edit a step that has shipped: add a new one.
+# ``{identity}`` is the one type the two databases spell differently.
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "0001_comments",
+        """
+        CREATE TABLE comments (
+            id TEXT PRIMARY KEY,
+            section TEXT NOT NULL,
+            version TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('comment', 'correction')),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+            author TEXT NOT NULL,
+            email TEXT NOT NULL,
+            text TEXT NOT NULL,
+            reply_to TEXT,
+            created TEXT NOT NULL,
+            status_changed TEXT NOT NULL,
+            delete_token_hash TEXT NOT NULL
+        );
+        CREATE INDEX comments_by_section ON comments (section, status, created);
+        CREATE INDEX comments_by_status ON comments (status, created)
+        """,
+    ),
+    (
+        "0002_change_log",
+        """
+        CREATE TABLE changes (
+            seq {identity},
+            comment_id TEXT NOT NULL,
+            op TEXT NOT NULL CHECK (op IN ('upsert', 'delete'))
+        )
+        """,
+    ),
+    (
+        "0003_idempotency_keys",
+        """
+        CREATE TABLE idempotency_keys (
+            key_hash TEXT PRIMARY KEY,
+            request_hash TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            created BIGINT NOT NULL
+        )
+        """,
+    ),
+    (
+        "0004_rate_limit",
+        """
+        CREATE TABLE rate_secrets (
+            day TEXT PRIMARY KEY,
+            secret TEXT NOT NULL
+        );
+        CREATE TABLE rate_events (
+            client TEXT NOT NULL,
+            at BIGINT NOT NULL
+        );
+        CREATE INDEX rate_events_by_client ON rate_events (client, at)
+        """,
+    ),
+)
+
+_IDENTITY = {
+    "sqlite": "INTEGER PRIMARY KEY AUTOINCREMENT",
+    "postgresql": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+}
+# Serialises migrations of several processes starting at once (PostgreSQL).
+_MIGRATION_LOCK = 48151623
+# Serialises change-log writers so that sequence order is commit order.
+_CHANGE_LOG_LOCK = "LOCK TABLE changes IN EXCLUSIVE MODE"
+
+PUBLIC_FIELDS = ("id", "section", "version", "author", "text", "created", "reply_to")
+
+
+class DatabaseError(Exception):
+    """The database cannot be reached or refused an operation."""
+
+
+class IntegrityError(DatabaseError):
+    """A uniqueness or check constraint refused a write."""
+
+
+@lru_cache(maxsize=256)
+def _pg_sql(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class Connection:
+    """One database connection with a small, dialect-neutral interface."""
+
+    def __init__(self, raw: Any, dialect: str):
+        self.raw = raw
+        self.dialect = dialect
+
+    def execute(self, sql: str, params: tuple | list = ()) -> Any:
+        if self.dialect == "postgresql":
+            sql = _pg_sql(sql)
+        try:
+            return self.raw.execute(sql, params)
+        except _integrity_errors() as exc:
+            raise IntegrityError(str(exc)) from exc
+        except _database_errors() as exc:
+            raise DatabaseError(str(exc)) from exc
+
+    def all(self, sql: str, params: tuple | list = ()) -> list[dict]:
+        return self.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: tuple | list = ()) -> dict | None:
+        return self.execute(sql, params).fetchone()
+
+    def scalar(self, sql: str, params: tuple | list = ()) -> Any:
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else next(iter(row.values()))
+
+    def run_script(self, script: str) -> None:
+        for statement in filter(None, (part.strip() for part in script.split(";"))):
+            self.execute(statement)
+
+    def close(self) -> None:
+        try:
+            self.raw.close()
+        except Exception:  # closing a broken connection must not mask the first error
+            log.debug("closing a database connection failed", exc_info=True)
+
+
+def _integrity_errors() -> tuple[type[BaseException], ...]:
+    import psycopg
+
+    return (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    import psycopg
+
+    return (sqlite3.Error, psycopg.Error)
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple) -> dict:
+    return {column[0]: value for column, value in zip(cursor.description, row)}
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where the data lives; opens connections and runs transactions."""
+
+    url: str
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.url.startswith("sqlite:") else "postgresql"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.url[len("sqlite:///"):])
+
+    def connect(self) -> Connection:
+        if self.dialect == "sqlite":
+            path = self.sqlite_path
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                raw = sqlite3.connect(
+                    path, isolation_level=None, check_same_thread=False, timeout=30
+                )
+                raw.row_factory = _dict_row
+                raw.execute("PRAGMA journal_mode=WAL")
+                raw.execute("PRAGMA synchronous=FULL")
+                raw.execute("PRAGMA foreign_keys=ON")
+            except (OSError, sqlite3.Error) as exc:
+                raise DatabaseError(f"SQLite-Datenbank {path}: {exc}") from exc
+            return Connection(raw, "sqlite")
+        import psycopg
+        from psycopg.rows import dict_row
+
+        try:
+            raw = psycopg.connect(
+                self.url, autocommit=True, row_factory=dict_row, connect_timeout=10
+            )
+        except psycopg.Error as exc:
+            raise DatabaseError(f"PostgreSQL: {exc}") from exc
+        return Connection(raw, "postgresql")
+
+    def begin_write(self, conn: Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+
+    @contextmanager
+    def transaction(self, conn: Connection, write: bool = True) -> Iterator[Connection]:
+        """Run the block in one transaction: committed on success, else rolled back."""
+        if write:
+            self.begin_write(conn)
+        elif self.dialect == "postgresql":
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        else:
+            conn.execute("BEGIN")
+        try:
+            yield conn
+        except BaseException:
+            _rollback(conn)
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def session(self, write: bool = True) -> Iterator[Connection]:
+        """A fresh connection with one transaction (for the CLI and tests)."""
+        conn = self.connect()
+        try:
+            with self.transaction(conn, write=write):
+                yield conn
+        finally:
+            conn.close()
+
+    def migrate(self) -> list[str]:
+        """Apply every migration not yet recorded; returns the names applied."""
+        conn = self.connect()
+        applied = []
+        try:
+            with self.transaction(conn):
+                self._lock_migrations(conn)
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(name TEXT PRIMARY KEY, applied TEXT NOT NULL)"
+                )
+            for name, script in MIGRATIONS:
+                with self.transaction(conn):
+                    self._lock_migrations(conn)
+                    if conn.one("SELECT name FROM schema_migrations WHERE name = ?", (name,)):
+                        continue
+                    conn.run_script(script.format(identity=_IDENTITY[self.dialect]))
+                    conn.execute(
+                        "INSERT INTO schema_migrations (name, applied) VALUES (?, ?)",
+                        (name, utc_now()),
+                    )
+                    applied.append(name)
+        finally:
+            conn.close()
+        for name in applied:
+            log.info("migration %s applied", name)
+        return applied
+
+    def _lock_migrations(self, conn: Connection) -> None:
+        if self.dialect == "postgresql":
+            conn.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+
+
+def _rollback(conn: Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except DatabaseError:
+        log.debug("rollback failed", exc_info=True)
+
+
+def utc_now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ReadPool:
+    """A few reusable connections for reads (each used by one thread at a time)."""
+
+    def __init__(self, db: Database, size: int = 8):
+        self.db = db
+        self._idle: queue.LifoQueue[Connection] = queue.LifoQueue(maxsize=size)
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self.db.connect()
+        try:
+            yield conn
+        except DatabaseError:
+            conn.close()
+            raise
+        try:
+            self._idle.put_nowait(conn)
+        except queue.Full:
+            conn.close()
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+Job = Callable[[Connection], Any]
+
+
+class Writer:
+    """The one thread of a process that writes; commits queued jobs together.
+
+    Each job runs inside its own savepoint, so a job that fails leaves the
+    others of its batch intact; the batch is committed once, and only then is
+    any of its callers answered. A commit that fails fails every job in it.
+    """
+
+    MAX_BATCH = 64
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="feedback-writer", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=30)
+
+    async def run(self, job: Job) -> Any:
+        """Run ``job(conn)`` in a write transaction; returns its result once committed."""
+        self.start()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put((job, future, loop))
+        return await future
+
+    def _run(self) -> None:
+        conn: Connection | None = None
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stopping = True
+                    break
+                batch.append(item)
+            try:
+                if conn is None:
+                    conn = self.db.connect()
+                outcomes = self._run_batch(conn, batch)
+            except DatabaseError as exc:
+                if conn is not None:
+                    conn.close()
+                conn = None
+                outcomes = [(False, exc)] * len(batch)
+            for (_, future, loop), outcome in zip(batch, outcomes):
+                loop.call_soon_threadsafe(_settle, future, outcome)
+        if conn is not None:
+            conn.close()
+
+    def _run_batch(self, conn: Connection, batch: list) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        self.db.begin_write(conn)
+        try:
+            for job, _, _ in batch:
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = job(conn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO SAVEPOINT job")
+                    conn.execute("RELEASE SAVEPOINT job")
+                    outcomes.append((False, exc))
+                else:
+                    conn.execute("RELEASE SAVEPOINT job")
+                    outcomes.append((True, result))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
+        return outcomes
+
+
+def _settle(future: asyncio.Future, outcome: tuple[bool, Any]) -> None:
+    if future.cancelled():
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+# -- Queries -----------------------------------------------------------------
+
+def insert_comment(conn: Connection, row: dict) -> None:
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    conn.execute(f"INSERT INTO comments ({columns}) VALUES ({marks})", tuple(row.values()))
+
+
+def get_comment(conn: Connection, comment_id: str) -> dict | None:
+    return conn.one("SELECT * FROM comments WHERE id = ?", (comment_id,))
+
+
+def public_comments(conn: Connection, section: str) -> list[dict]:
+    return conn.all(
+        f"SELECT {', '.join(PUBLIC_FIELDS)} FROM comments "
+        "WHERE section = ? AND status = 'approved' AND kind = 'comment' "
+        "ORDER BY created, id",
+        (section,),
+    )
+
+
+def all_public_comments(conn: Connection) -> list[dict]:
+    return conn.all(
+        f"SELECT {', '.join(PUBLIC_FIELDS)} FROM comments "
+        "WHERE status = 'approved' AND kind = 'comment' ORDER BY created, id"
+    )
+
+
+def list_comments(conn: Connection, status: str | None, kind: str | None) -> list[dict]:
+    clauses, params = [], []
+    if status:
+        clauses.append("status = ?")
+        params.append(status)
+    if kind:
+        clauses.append("kind = ?")
+        params.append(kind)
+    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+    return conn.all(f"SELECT * FROM comments {where}ORDER BY created, id", params)
+
+
+def set_status(conn: Connection, comment_id: str, status: str) -> None:
+    conn.execute(
+        "UPDATE comments SET status = ?, status_changed = ? WHERE id = ?",
+        (status, utc_now(), comment_id),
+    )
+
+
+def delete_comment(conn: Connection, comment_id: str) -> list[str]:
+    """Delete a comment; returns the ids of approved replies that lost their parent."""
+    orphans = [
+        row["id"]
+        for row in conn.all(
+            "SELECT id FROM comments WHERE reply_to = ? AND status = 'approved'", (comment_id,)
+        )
+    ]
+    conn.execute("UPDATE comments SET reply_to = NULL WHERE reply_to = ?", (comment_id,))
+    conn.execute("DELETE FROM comments WHERE id = ?", (comment_id,))
+    return orphans
+
+
+def record_change(conn: Connection, comment_id: str, op: str) -> None:
+    if conn.dialect == "postgresql":
+        conn.execute(_CHANGE_LOG_LOCK)
+    conn.execute("INSERT INTO changes (comment_id, op) VALUES (?, ?)", (comment_id, op))
+
+
+def last_change(conn: Connection) -> int:
+    return conn.scalar("SELECT COALESCE(MAX(seq), 0) AS seq FROM changes") or 0
+
+
+def changes_since(conn: Connection, since: int, limit: int) -> list[dict]:
+    return conn.all(
+        "SELECT seq, comment_id, op FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        (since, limit),
+    )
+
+
+def comments_by_ids(conn: Connection, ids: list[str]) -> dict[str, dict]:
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    rows = conn.all(f"SELECT * FROM comments WHERE id IN ({marks})", ids)
+    return {row["id"]: row for row in rows}
+
+
+def find_idempotent_answer(conn: Connection, key_hash: str) -> dict | None:
+    return conn.one(
+        "SELECT request_hash, status, body FROM idempotency_keys WHERE key_hash = ?",
+        (key_hash,),
+    )
+
+
+def store_idempotent_answer(
+    conn: Connection, key_hash: str, request_hash: str, status: int, body: str, now: int
+) -> None:
+    conn.execute(
+        "INSERT INTO idempotency_keys (key_hash, request_hash, status, body, created) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (key_hash, request_hash, status, body, now),
+    )
+
+
+def rate_secret(conn: Connection, day: str) -> str | None:
+    return conn.scalar("SELECT secret FROM rate_secrets WHERE day = ?", (day,))
+
+
+def add_rate_secret(conn: Connection, day: str, secret: str) -> None:
+    conn.execute(
+        "INSERT INTO rate_secrets (day, secret) VALUES (?, ?) ON CONFLICT (day) DO NOTHING",
+        (day, secret),
+    )
+    conn.execute("DELETE FROM rate_secrets WHERE day < ?", (day,))
+
+
+def lock_rate_client(conn: Connection, client: str) -> None:
+    """Make concurrent checks of one client wait for each other (PostgreSQL)."""
+    if conn.dialect == "postgresql":
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (client,))
+
+
+def rate_events(conn: Connection, client: str, since_ms: int) -> list[int]:
+    rows = conn.all(
+        "SELECT at FROM rate_events WHERE client = ? AND at > ? ORDER BY at", (client, since_ms)
+    )
+    return [row["at"] for row in rows]
+
+
+def add_rate_event(conn: Connection, client: str, at_ms: int) -> None:
+    conn.execute("INSERT INTO rate_events (client, at) VALUES (?, ?)", (client, at_ms))
+
+
+def purge(conn: Connection, rejected_before: str, expired_before_ms: int) -> dict[str, int]:
+    """Delete rejected comments, idempotency keys and rate events past their time."""
+    conn.execute(
+        "UPDATE comments SET reply_to = NULL WHERE reply_to IN (SELECT id FROM comments "
+        "WHERE status = 'rejected' AND status_changed < ?)",
+        (rejected_before,),
+    )
+    counts = {}
+    for name, sql, params in (
+        (
+            "rejected",
+            "DELETE FROM comments WHERE status = 'rejected' AND status_changed < ?",
+            (rejected_before,),
+        ),
+        ("idempotency_keys", "DELETE FROM idempotency_keys WHERE created < ?", (expired_before_ms,)),
+        ("rate_events", "DELETE FROM rate_events WHERE at < ?", (expired_before_ms,)),
+    ):
+        counts[name] = conn.execute(sql, params).rowcount
+    return counts

@@ -1,0 +1,189 @@
+"""What editors do: list, approve, reject, delete, export changes, report corrections.
+
+Shared by the admin API and the command line. Every change to the set of
+public comments is written to the change log in the same transaction, which
+is what the sync's cursor walks.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+from . import db
+from .errors import ApiError
+from .sections import SectionCatalog
+
+STATUSES = ("pending", "approved", "rejected")
+REJECTED_RETENTION = timedelta(days=30)
+EXPORT_PAGE = 1000
+
+
+def _not_found(comment_id: str) -> ApiError:
+    return ApiError(404, "not_found", f"Den Kommentar {comment_id[:80]} gibt es nicht (mehr).")
+
+
+def _existing(conn: db.Connection, comment_id: str) -> dict:
+    row = db.get_comment(conn, comment_id)
+    if row is None:
+        raise _not_found(comment_id)
+    return row
+
+
+def _is_public(row: dict) -> bool:
+    return row["status"] == "approved" and row["kind"] == "comment"
+
+
+def approve(conn: db.Connection, comment_id: str) -> dict:
+    row = _existing(conn, comment_id)
+    if row["kind"] == "correction":
+        raise ApiError(
+            409, "correction_not_publishable",
+            "Fehlermeldungen werden nie veröffentlicht; sie gehen in den Korrekturbericht.",
+        )
+    if row["status"] != "approved":
+        db.set_status(conn, comment_id, "approved")
+        db.record_change(conn, comment_id, "upsert")
+    return {"id": comment_id, "status": "approved"}
+
+
+def reject(conn: db.Connection, comment_id: str) -> dict:
+    row = _existing(conn, comment_id)
+    if row["status"] != "rejected":
+        db.set_status(conn, comment_id, "rejected")
+        if _is_public(row):
+            db.record_change(conn, comment_id, "delete")
+    return {"id": comment_id, "status": "rejected"}
+
+
+def remove_comment(conn: db.Connection, row: dict) -> None:
+    """Delete a comment for good; published replies to it become top-level comments."""
+    orphans = db.delete_comment(conn, row["id"])
+    if _is_public(row):
+        db.record_change(conn, row["id"], "delete")
+    for orphan in orphans:
+        db.record_change(conn, orphan, "upsert")
+
+
+def delete(conn: db.Connection, comment_id: str) -> dict:
+    remove_comment(conn, _existing(conn, comment_id))
+    return {"id": comment_id, "status": "deleted"}
+
+
+def check_status(status: str | None) -> str | None:
+    if status in (None, "") or status in STATUSES:
+        return status or None
+    raise ApiError(
+        422, "invalid_status",
+        "Der Status muss pending, approved oder rejected sein.", "status",
+    )
+
+
+def listing(
+    conn: db.Connection, catalog: SectionCatalog, status: str | None, kind: str | None = None
+) -> list[dict]:
+    """Comments for editors: every field, plus the section's number and title."""
+    rows = db.list_comments(conn, check_status(status), kind)
+    described = []
+    for row in rows:
+        section = catalog.describe(row["version"], row["section"])
+        item = {key: value for key, value in row.items() if key != "delete_token_hash"}
+        item["section_number"] = section.number if section else ""
+        item["section_title"] = section.title if section else ""
+        described.append(item)
+    return described
+
+
+def public(row: dict) -> dict:
+    return {field: row[field] for field in db.PUBLIC_FIELDS}
+
+
+def parse_cursor(since: str | None) -> int:
+    if since in (None, ""):
+        return 0
+    if not since.isdigit() or len(since) > 18:
+        raise ApiError(
+            422, "invalid_cursor",
+            "Der Cursor muss eine Zahl aus einer früheren Antwort sein (oder 0).", "since",
+        )
+    return int(since)
+
+
+def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
+    """Changes to the public comments after cursor ``since`` (run in one snapshot).
+
+    ``since=0`` (or a cursor the database does not know, e.g. after a restore)
+    answers the whole current set with ``"full": true``: the receiver replaces
+    what it has. Otherwise each changed comment appears once, as its state now.
+    """
+    last = db.last_change(conn)
+    if since == 0 or since > last:
+        return {
+            "cursor": str(last),
+            "full": True,
+            "complete": True,
+            "changes": [
+                {"op": "upsert", "comment": public(row)}
+                for row in db.all_public_comments(conn)
+            ],
+        }
+    rows = db.changes_since(conn, since, limit + 1)
+    complete = len(rows) <= limit
+    rows = rows[:limit]
+    order = list(dict.fromkeys(row["comment_id"] for row in rows))
+    current = db.comments_by_ids(conn, order)
+    changes = []
+    for comment_id in order:
+        row = current.get(comment_id)
+        if row is not None and _is_public(row):
+            changes.append({"op": "upsert", "comment": public(row)})
+        else:
+            changes.append({"op": "delete", "id": comment_id})
+    return {
+        "cursor": str(rows[-1]["seq"] if rows else since),
+        "full": False,
+        "complete": complete,
+        "changes": changes,
+    }
+
+
+def purge(conn: db.Connection) -> dict[str, int]:
+    """Delete rejected comments after 30 days, idempotency keys and rate data after 24 h."""
+    rejected_before = (datetime.now(timezone.utc) - REJECTED_RETENTION).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    expired_before_ms = int(time.time() * 1000) - 24 * 3600 * 1000
+    return db.purge(conn, rejected_before, expired_before_ms)
+
+
+def corrections_report(rows: list[dict]) -> str:
+    """Markdown for the editors of the next edition, grouped by section."""
+    lines = ["# Gemeldete Fehler", ""]
+    if not rows:
+        lines.append("Keine offenen Fehlermeldungen.")
+        return "\n".join(lines) + "\n"
+    lines.append(f"{len(rows)} Fehlermeldung(en), nach Abschnitt geordnet.")
+    by_section: dict[tuple, list[dict]] = {}
+    for row in rows:
+        key = (row["section_number"], row["section_title"], row["section"])
+        by_section.setdefault(key, []).append(row)
+    for (number, title, section_id), items in sorted(by_section.items(), key=_section_order):
+        heading = " ".join(part for part in (number, title) if part) or section_id
+        lines += ["", f"## {heading}", "", f"Abschnitts-ID: `{section_id}`", ""]
+        for row in items:
+            who = row["author"] or "anonym"
+            if row["email"]:
+                who += f" <{row['email']}>"
+            lines.append(
+                f"- **{row['created']}**, Ausgabe {row['version']}, {who} "
+                f"(`{row['id']}`, {row['status']}):"
+            )
+            for text_line in row["text"].splitlines():
+                lines.append(f"  > {text_line}" if text_line else "  >")
+    return "\n".join(lines) + "\n"
+
+
+def _section_order(item: tuple) -> tuple:
+    number = item[0][0]
+    parts = tuple(int(part) for part in number.split(".") if part.isdigit())
+    return (not parts, parts, item[0][2])
