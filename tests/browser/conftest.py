@@ -1,0 +1,258 @@
+"""One built site, one running feedback service and one Chromium for the whole browser session.
+
+The browser is Debian's Chromium at ``/usr/bin/chromium``; none is ever downloaded.
+Without it the browser tests skip on a developer's machine and fail under CI.
+Every page a test opens records its requests: a request to any host but the
+service's own fails the test, and so does an uncaught JavaScript error. When a
+test fails, a screenshot of each of its open pages lands in ``build/test-artifacts/``
+and the failure report names the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+# No network but loopback here and in CI: nothing in the browser may phone home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "build" / "test-artifacts"
+SERVICE_START_SECONDS = 30
+
+PAGES = pytest.StashKey[list]()
+
+
+# -- Chromium ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chromium_path() -> Path:
+    """Debian's Chromium; checked before anything slow is built."""
+    if CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    reason = f"{CHROMIUM} fehlt: `apt-get install chromium` (Debian) installiert den Browser."
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"Browser-Tests laufen in CI immer: {reason}", pytrace=False)
+    pytest.skip(f"Browser-Tests übersprungen: {reason}")
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+# -- Site and service ----------------------------------------------------------
+
+
+@dataclass
+class Service:
+    """The feedback service running as its own process, serving the built site."""
+
+    url: str
+    site_dir: Path
+    comments_file: Path
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen = field(repr=False)
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).netloc
+
+    def admin(self, method: str, path: str, **kwargs) -> requests.Response:
+        """An editor's call to the admin API with the service's token."""
+        headers = {"Authorization": f"Bearer {self.env['FEEDBACK_ADMIN_TOKEN']}"}
+        response = requests.request(method, f"{self.url}/api/v1/admin/{path}", headers=headers, timeout=10, **kwargs)
+        response.raise_for_status()
+        return response
+
+    def pending(self) -> list[dict]:
+        return self.admin("GET", "comments", params={"status": "pending"}).json()["comments"]
+
+    def run(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """``python -m feedback_service ARGS`` with the service's configuration."""
+        result = subprocess.run(
+            [sys.executable, "-m", "feedback_service", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"feedback_service {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def site_dir(tmp_path_factory) -> Path:
+    """Every edition of the handbook built once, as `make site` builds it."""
+    root = tmp_path_factory.mktemp("browser-site")
+    out = root / "site"
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx_handbook.site", "build", "--out", str(out),
+         "--comments", str(root / "comments.json")],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"site build failed:\n{result.stdout}\n{result.stderr}")
+    return out
+
+
+@pytest.fixture(scope="session")
+def service(site_dir: Path, tmp_path_factory) -> Iterator[Service]:
+    work = tmp_path_factory.mktemp("browser-service")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "FEEDBACK_DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+        "FEEDBACK_SITE_DIR": str(site_dir),
+        "FEEDBACK_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "FEEDBACK_RATE_LIMIT": "0",
+        "FEEDBACK_SERVICE_URL": url,
+    }
+    log = work / "service.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "feedback_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+    running = Service(url, site_dir, site_dir.parent / "comments.json", env, log, process)
+    try:
+        _wait_until_healthy(running)
+        yield running
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(running: Service) -> None:
+    deadline = time.monotonic() + SERVICE_START_SECONDS
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise AssertionError(f"feedback service exited with {running.process.returncode}:\n{running.log_tail()}")
+        try:
+            if requests.get(f"{running.url}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"feedback service not healthy after {SERVICE_START_SECONDS} s:\n{running.log_tail()}")
+
+
+# -- Pages ---------------------------------------------------------------------
+
+
+@dataclass
+class PageWatch:
+    """What one browser context did that a reader must never suffer."""
+
+    own_host: str
+    foreign_requests: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)
+
+    def on_request(self, request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("data", "blob", "about"):
+            return
+        if parts.netloc != self.own_host:
+            self.foreign_requests.append(request.url)
+
+    def on_page_error(self, error) -> None:
+        self.script_errors.append(str(error))
+
+
+@pytest.fixture
+def new_page(browser, service: Service, request) -> Iterator[Callable[..., object]]:
+    """Opens a page in a fresh browser context (``new_page(java_script_enabled=False)``…)."""
+    contexts = []
+    watches: list[PageWatch] = []
+    opened = request.node.stash.setdefault(PAGES, [])
+
+    def open_page(**context_options):
+        context = browser.new_context(base_url=service.url, locale="de-DE", **context_options)
+        context.set_default_timeout(10_000)
+        watch = PageWatch(service.host)
+        context.on("request", watch.on_request)
+        page = context.new_page()
+        page.on("pageerror", watch.on_page_error)
+        contexts.append(context)
+        watches.append(watch)
+        opened.append(page)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    foreign = [url for watch in watches for url in watch.foreign_requests]
+    errors = [error for watch in watches for error in watch.script_errors]
+    assert not foreign, f"Seiten haben fremde Hosts angefragt: {foreign}"
+    assert not errors, f"JavaScript-Fehler auf der Seite: {errors}"
+
+
+@pytest.fixture
+def page(new_page):
+    """A page with JavaScript, 1280×800, light colour scheme."""
+    return new_page()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid)
+    for number, page in enumerate(item.stash.get(PAGES, []), start=1):
+        if page.is_closed():
+            continue
+        path = ARTIFACTS / f"{name}-{number}.png"
+        try:
+            page.screenshot(path=str(path), full_page=True)
+        except Exception as exc:  # the page may have crashed: say so instead
+            report.sections.append(("Screenshot", f"nicht gespeichert ({page.url}): {exc}"))
+            continue
+        report.sections.append(("Screenshot", f"{path} ({page.url})"))
+    running = item.funcargs.get("service")
+    if isinstance(running, Service):
+        report.sections.append(("Feedback-Dienst (Log-Ende)", running.log_tail()))

@@ -1,0 +1,35 @@
+"""What the browser tests share: the axe-core check and the handbook's sections."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from axe_playwright_python.sync_playwright import Axe
+
+# WCAG 2.1 level A and AA, which BITV 2.0 requires of public bodies.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+_AXE = Axe()
+
+
+def assert_accessible(page, what: str) -> None:
+    """axe-core finds no WCAG 2.1 A/AA violation on the page as it is now."""
+    results = _AXE.run(
+        page,
+        options={"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]},
+    )
+    assert results.violations_count == 0, f"axe-core, {what} ({page.url}):\n{results.generate_report()}"
+
+
+def sections(site_dir: Path, version: str) -> list[dict]:
+    """The commentable sections of one published edition, from its manifest."""
+    manifest = site_dir / version / "_feedback" / "sections.json"
+    return json.loads(manifest.read_text(encoding="utf-8"))["sections"]
+
+
+def comment_box(page, section_id: str):
+    """The comment box (``details.fb-box``) of one section."""
+    return page.locator("details.fb-box").filter(
+        has=page.locator(f'input[type="hidden"][name="section"][value="{section_id}"]')
+    )
