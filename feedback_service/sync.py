@@ -1,0 +1,467 @@
+"""The sync: approved comments from the service into every published edition.
+
+One run (``python -m feedback_service sync``, ``make sync``):
+
+1. asks the service's admin export for the changes since the cursor it kept,
+2. applies them to the merged comments file (the builds' ``feedback_comments_path``),
+3. rebuilds every edition incrementally and publishes the site atomically
+   (``sphinx_handbook.site.build_site``),
+4. and only then records the new cursor.
+
+When the service is unreachable, refuses the token or answers nonsense, nothing
+is touched. When the build fails, the previous comments file is put back and
+the cursor stays, so the published site and the next run see exactly what was
+there before. When nothing changed, nothing is built.
+
+The cursor lives next to the comments file (``sync-state.json``) together with
+the service it belongs to and a digest of the comments file it published: a
+run interrupted between writing the file and publishing the site is finished
+by the next run, even when the service has nothing new.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator
+
+import requests
+
+from .config import Config
+
+if TYPE_CHECKING:
+    from sphinx_handbook.site import SiteReport
+
+EXPORT_PATH = "/api/v1/admin/export"
+COMMENT_FIELDS = ("id", "section", "version", "author", "text", "created", "reply_to")
+COMMENTS_FORMAT = 1
+# Connecting must be quick; a large export over a slow line may take a while.
+TIMEOUT = (5, 60)
+# An export answers in pages; a service that never says "complete" is broken.
+MAX_PAGES = 10_000
+# Back-off after failures of a periodic sync: the interval doubles up to this.
+BACKOFF_CAP = 900
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_SERVICE = 3
+EXIT_BUILD = 4
+EXIT_INTERRUPTED = 130
+
+
+class SyncError(Exception):
+    """A sync that changed nothing; the message says why, in German."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+# -- The service's export --------------------------------------------------------
+
+@dataclass
+class Export:
+    """What the service reported since a cursor, all pages together."""
+
+    cursor: str
+    full: bool = False
+    changes: list[dict] = field(default_factory=list)
+
+
+def _malformed(detail: str) -> SyncError:
+    return SyncError(f"Die Antwort des Feedback-Dienstes ist ungültig: {detail}.", EXIT_SERVICE)
+
+
+def _check_comment(comment: object) -> dict:
+    if not isinstance(comment, dict):
+        raise _malformed("ein Kommentar ist kein Objekt")
+    for name in ("id", "section", "version", "text", "created"):
+        if not isinstance(comment.get(name), str) or not comment[name]:
+            raise _malformed(f"Kommentar ohne gültiges Feld {name!r}")
+    if not isinstance(comment.get("author"), str):
+        raise _malformed(f"Kommentar {comment['id']}: Feld 'author' fehlt oder ist kein Text")
+    if comment.get("reply_to") is not None and not isinstance(comment["reply_to"], str):
+        raise _malformed(f"Kommentar {comment['id']}: Feld 'reply_to' ist weder Text noch null")
+    try:
+        created = datetime.fromisoformat(comment["created"])
+    except ValueError:
+        created = None
+    if created is None or created.tzinfo is None:
+        raise _malformed(f"Kommentar {comment['id']}: 'created' ist kein Zeitpunkt mit Zeitzone")
+    return {name: comment.get(name) for name in COMMENT_FIELDS}
+
+
+def _check_page(data: object) -> tuple[str, bool, bool, list[dict]]:
+    """``(cursor, full, complete, changes)`` of one export answer, checked."""
+    if not isinstance(data, dict):
+        raise _malformed("kein JSON-Objekt")
+    cursor, complete = data.get("cursor"), data.get("complete")
+    if not isinstance(cursor, str) or not cursor.isdigit() or len(cursor) > 18:
+        raise _malformed("'cursor' fehlt oder ist keine Zahl")
+    if not isinstance(complete, bool) or not isinstance(data.get("full", False), bool):
+        raise _malformed("'complete' oder 'full' ist kein Wahrheitswert")
+    if not isinstance(data.get("changes"), list):
+        raise _malformed("'changes' fehlt oder ist keine Liste")
+    changes = []
+    for change in data["changes"]:
+        op = change.get("op") if isinstance(change, dict) else None
+        if op == "upsert":
+            changes.append({"op": op, "comment": _check_comment(change.get("comment"))})
+        elif op == "delete" and isinstance(change.get("id"), str) and change["id"]:
+            changes.append({"op": op, "id": change["id"]})
+        else:
+            raise _malformed("eine Änderung ist weder 'upsert' mit Kommentar noch 'delete' mit id")
+    return cursor, data.get("full", False), complete, changes
+
+
+class ExportClient:
+    """Reads ``GET /api/v1/admin/export`` with the admin token."""
+
+    def __init__(self, service_url: str, token: str, session: requests.Session | None = None):
+        if not token:
+            raise SyncError(
+                "FEEDBACK_ADMIN_TOKEN ist nicht gesetzt (und var/feedback-admin-token fehlt): ohne "
+                "das Verwaltungs-Token gibt der Feedback-Dienst keine Kommentare heraus.", EXIT_CONFIG,
+            )
+        self.url = service_url.rstrip("/") + EXPORT_PATH
+        self.service_url = service_url
+        self.session = session or requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def _page(self, cursor: str) -> object:
+        try:
+            answer = self.session.get(self.url, params={"since": cursor}, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise SyncError(
+                f"Der Feedback-Dienst unter {self.service_url} ist nicht erreichbar "
+                f"({type(exc).__name__}). Läuft er, und stimmt FEEDBACK_SERVICE_URL?",
+                EXIT_SERVICE,
+            ) from None
+        if answer.status_code == 401:
+            raise SyncError(
+                f"Der Feedback-Dienst unter {self.service_url} hat das Verwaltungs-Token "
+                "abgelehnt (401). Stimmt FEEDBACK_ADMIN_TOKEN mit dem des Dienstes überein?",
+                EXIT_SERVICE,
+            )
+        if answer.status_code != 200:
+            raise SyncError(
+                f"Der Feedback-Dienst unter {self.service_url} antwortete mit HTTP "
+                f"{answer.status_code}: {_error_message(answer)}", EXIT_SERVICE,
+            )
+        try:
+            return answer.json()
+        except ValueError:
+            raise _malformed("kein JSON") from None
+
+    def changes_since(self, cursor: str) -> Export:
+        """Every change after ``cursor``, following the pages until complete."""
+        export = Export(cursor)
+        for _ in range(MAX_PAGES):
+            page_cursor, full, complete, changes = _check_page(self._page(export.cursor))
+            if full:
+                export.full, export.changes = True, []
+            export.changes.extend(changes)
+            if complete:
+                export.cursor = page_cursor
+                return export
+            if int(page_cursor) <= int(export.cursor):
+                raise _malformed("unvollständige Antwort, deren Cursor nicht weiterrückt")
+            export.cursor = page_cursor
+        raise _malformed(f"nach {MAX_PAGES} Seiten noch immer unvollständig")
+
+
+def _error_message(answer: requests.Response) -> str:
+    try:
+        return str(answer.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return answer.text[:200].strip() or answer.reason
+
+
+# -- The merged comments file ------------------------------------------------------
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one rename, durable before it becomes visible."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+@dataclass
+class CommentsFile:
+    """The comments file as it is on disk: its exact bytes and its comments by id."""
+
+    path: Path
+    raw: bytes | None
+    comments: dict[str, dict]
+
+    @classmethod
+    def read(cls, path: Path) -> CommentsFile:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return cls(path, None, {})
+        except OSError as exc:
+            raise SyncError(f"Die Kommentardatei {path} ist nicht lesbar: {exc.strerror}.", EXIT_CONFIG) from None
+        try:
+            data = json.loads(raw)
+            if data.get("format") != COMMENTS_FORMAT or not isinstance(data.get("comments"), list):
+                raise ValueError(f"erwartet wird format {COMMENTS_FORMAT} mit einer Liste comments")
+            comments = {c["id"]: {name: c.get(name) for name in COMMENT_FIELDS} for c in data["comments"]}
+        except (ValueError, AttributeError, KeyError, TypeError) as exc:
+            raise SyncError(
+                f"Die Kommentardatei {path} ist beschädigt ({exc}). Löschen Sie sie; der nächste "
+                "Abgleich holt dann alle freigegebenen Kommentare neu.", EXIT_CONFIG,
+            ) from None
+        return cls(path, raw, comments)
+
+    @property
+    def digest(self) -> str | None:
+        return hashlib.sha256(self.raw).hexdigest() if self.raw is not None else None
+
+    def render(self, comments: dict[str, dict]) -> bytes:
+        ordered = sorted(comments.values(), key=lambda c: (c["created"], c["id"]))
+        generated = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        document = {"format": COMMENTS_FORMAT, "generated": generated, "comments": ordered}
+        return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+    def restore(self) -> None:
+        """Put back exactly the file that was there when it was read (or none)."""
+        if self.raw is None:
+            self.path.unlink(missing_ok=True)
+        else:
+            write_atomic(self.path, self.raw)
+
+
+def apply(current: dict[str, dict], export: Export) -> dict[str, dict]:
+    """The comments after the export's changes; a full export replaces everything."""
+    merged = {} if export.full else dict(current)
+    for change in export.changes:
+        if change["op"] == "upsert":
+            merged[change["comment"]["id"]] = change["comment"]
+        else:
+            merged.pop(change["id"], None)
+    return merged
+
+
+# -- One sync ----------------------------------------------------------------------
+
+@dataclass
+class SyncResult:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    total: int = 0
+    site: SiteReport | None = None  # set when something was built
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        counts = (
+            f"{self.added} Kommentar(e) neu, {self.changed} geändert, {self.removed} entfernt "
+            f"(veröffentlicht: {self.total})"
+        )
+        if self.site is None:
+            return f"Keine Änderungen – nichts gebaut ({self.seconds:.1f} s)."
+        return f"{counts}.\nWebsite neu gebaut:\n{self.site.summary()}\nDauer: {self.seconds:.1f} s"
+
+
+@dataclass(frozen=True)
+class SyncPaths:
+    comments: Path
+    site: Path
+    releases: Path
+
+    @property
+    def state(self) -> Path:
+        return self.comments.with_name("sync-state.json")
+
+    @property
+    def lock(self) -> Path:
+        return self.comments.with_name("sync.lock")
+
+
+def _read_state(path: Path) -> dict:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return {}  # an unreadable state only costs a full export
+    return state if isinstance(state, dict) else {}
+
+
+@contextmanager
+def _exclusive(lock: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """One sync at a time (the timer, ``make serve`` and a manual run may meet)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("Ein anderer Abgleich läuft gerade; warte, bis er fertig ist …")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def sync_once(
+    config: Config,
+    paths: SyncPaths,
+    *,
+    session: requests.Session | None = None,
+    say: Callable[[str], None] = print,
+    jobs: str = "auto",
+) -> SyncResult:
+    """One complete merge; raises :class:`SyncError` having changed nothing."""
+    from sphinx_handbook.site import SiteError, build_site
+
+    started = time.monotonic()
+    client = ExportClient(config.service_url, config.admin_token, session)
+    with _exclusive(paths.lock, say):
+        state = _read_state(paths.state)
+        current = CommentsFile.read(paths.comments)
+        known = state.get("service") == config.service_url and current.raw is not None
+        cursor = str(state.get("cursor", "0")) if known else "0"
+        export = client.changes_since(cursor)
+        merged = apply(current.comments, export)
+
+        result = SyncResult(total=len(merged))
+        result.added = len(merged.keys() - current.comments.keys())
+        result.removed = len(current.comments.keys() - merged.keys())
+        result.changed = sum(
+            1 for cid in merged.keys() & current.comments.keys() if merged[cid] != current.comments[cid]
+        )
+        published = state.get("published")
+        if merged == current.comments and published == current.digest:
+            if cursor != export.cursor or not known:
+                _save_state(paths.state, config.service_url, export.cursor, published)
+            result.seconds = time.monotonic() - started
+            return result
+
+        data = current.raw if merged == current.comments else current.render(merged)
+        write_atomic(paths.comments, data)
+        try:
+            result.site = build_site(paths.site.absolute(), releases_file=paths.releases,
+                                     comments=paths.comments.absolute(), jobs=jobs)
+        except BaseException as exc:
+            current.restore()
+            if isinstance(exc, SiteError):
+                raise SyncError(
+                    f"Der Bau der Website ist fehlgeschlagen; die veröffentlichte Website und die "
+                    f"Kommentardatei bleiben, wie sie waren.\n{exc}", EXIT_BUILD,
+                ) from None
+            if isinstance(exc, Exception):
+                raise SyncError(
+                    f"Der Bau der Website ist fehlgeschlagen ({type(exc).__name__}: {exc}); die "
+                    f"veröffentlichte Website und die Kommentardatei bleiben, wie sie waren.",
+                    EXIT_BUILD,
+                ) from exc
+            raise
+        _save_state(paths.state, config.service_url, export.cursor, hashlib.sha256(data).hexdigest())
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _save_state(path: Path, service: str, cursor: str, published: str | None) -> None:
+    state = {"service": service, "cursor": cursor, "published": published}
+    write_atomic(path, (json.dumps(state, indent=1) + "\n").encode("utf-8"))
+
+
+# -- Periodic sync ------------------------------------------------------------------
+
+def backoff(every: float, failures: int) -> float:
+    """Seconds until the next run: the interval, doubled per failure in a row, capped."""
+    if failures == 0:
+        return every
+    return min(every * 2 ** (failures - 1), max(every, BACKOFF_CAP))
+
+
+def run_periodically(every: float, once: Callable[[], int], stop: threading.Event,
+                     say: Callable[[str], None] = print) -> None:
+    """Run ``once`` every ``every`` seconds until ``stop`` is set; back off on failure."""
+    failures = 0
+    while not stop.is_set():
+        failures = 0 if once() == EXIT_OK else failures + 1
+        delay = backoff(every, failures)
+        if failures:
+            say(f"Nächster Versuch in {delay:.0f} s.")
+        stop.wait(delay)
+
+
+# -- Command line ---------------------------------------------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--every", type=float, metavar="SEKUNDEN",
+                        help="regelmäßig abgleichen, alle SEKUNDEN (mit Back-off bei Fehlern)")
+    parser.add_argument("--releases", type=Path,
+                        help="die veröffentlichten Ausgaben (Vorgabe: releases.toml des Projekts)")
+    parser.add_argument("--jobs", default="auto", help="parallele Sphinx-Prozesse je Ausgabe")
+
+
+def _once(config: Config, paths: SyncPaths, jobs: str) -> int:
+    stamp = datetime.now().strftime("%H:%M:%S")
+    try:
+        result = sync_once(config, paths, jobs=jobs)
+    except SyncError as exc:
+        print(f"[{stamp}] FEHLER beim Abgleich: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    print(f"[{stamp}] Abgleich mit {config.service_url}: {result.summary()}", flush=True)
+    return EXIT_OK
+
+
+def _interrupt_on_sigterm() -> None:
+    """systemd and ``serve`` stop the sync with SIGTERM: end it like Ctrl-C."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run(args: argparse.Namespace, config: Config) -> int:
+    """``python -m feedback_service sync [--every SEKUNDEN]``."""
+    if args.every is not None and args.every <= 0:
+        print("FEHLER: --every braucht eine Zahl von Sekunden größer als 0.", file=sys.stderr)
+        return EXIT_CONFIG
+    # Imported here: the other commands of the service need no Sphinx (and cli imports us).
+    from sphinx_handbook.site import ROOT
+
+    from .cli import TOKEN_FILE
+
+    if not config.admin_token and TOKEN_FILE.is_file():
+        # The token `serve` generated for a local installation (make serve, make sync).
+        config = replace(config, admin_token=TOKEN_FILE.read_text(encoding="utf-8").strip())
+
+    releases = args.releases or ROOT / "releases.toml"
+    paths = SyncPaths(comments=config.comments_file, site=config.site_dir, releases=releases)
+    if threading.current_thread() is threading.main_thread():
+        _interrupt_on_sigterm()
+    try:
+        if args.every is None:
+            return _once(config, paths, args.jobs)
+        print(f"Abgleich mit {config.service_url} alle {args.every:g} s; beenden mit Strg+C.", flush=True)
+        run_periodically(args.every, lambda: _once(config, paths, args.jobs), threading.Event())
+    except KeyboardInterrupt:
+        print("Abgleich beendet.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
