@@ -63,6 +63,16 @@ html_short_title = "Kochbuch E-Government"
 html_last_updated_fmt = "%d.%m.%Y"
 html_copy_source = False
 html_show_sourcelink = False
+html_sidebars = {
+    "**": [
+        "sidebar/brand.html",
+        "sidebar/search.html",
+        "handbook-versions.html",
+        "sidebar/scroll-start.html",
+        "sidebar/navigation.html",
+        "sidebar/scroll-end.html",
+    ]
+}
 html_theme_options = {
     "navigation_with_keys": False,
     "top_of_page_buttons": [],

@@ -4,6 +4,7 @@ from sphinx.application import Sphinx
 
 from .layout import setup_layout
 from .recipe import setup_recipe
+from .versions import setup_versions
 
 __version__ = "2.0.0"
 
@@ -11,6 +12,7 @@ __version__ = "2.0.0"
 def setup(app: Sphinx) -> dict:
     setup_layout(app)
     setup_recipe(app)
+    setup_versions(app)
     return {
         "version": __version__,
         "env_version": 1,

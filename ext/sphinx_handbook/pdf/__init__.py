@@ -19,6 +19,9 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 STYLE_DIR = Path(__file__).parent
+# DejaVu covers the typographic characters of the text (– „“ → ☐) that the
+# PDF standard fonts lack; Debian's fonts-dejavu-core puts it here.
+FONT_DIR = "/usr/share/fonts/truetype/dejavu"
 
 
 class PdfBuildFailed(SphinxError):
@@ -115,7 +118,9 @@ def _configure(app: Sphinx, config) -> None:
     if not config.pdf_style_path:
         config.pdf_style_path = [str(STYLE_DIR)]
     if config.pdf_stylesheets == ["sphinx"]:
-        config.pdf_stylesheets = ["sphinx", "handbook"]
+        config.pdf_stylesheets = ["sphinx", "dejavu", "handbook"]
+    if not config.pdf_font_path:
+        config.pdf_font_path = [FONT_DIR]
     if config.pdf_cover_template == "sphinxcover.tmpl":
         # rst2pdf looks cover templates up in the source dir and in templates_path
         # (joined to the source dir, so an absolute path stays as it is).
