@@ -409,10 +409,69 @@ def run_periodically(every: float, once: Callable[[], int], stop: threading.Even
         stop.wait(delay)
 
 
+class BackgroundSync:
+    """The periodic sync inside ``serve``: waits until the service answers, then runs."""
+
+    def __init__(self, config: Config, paths: SyncPaths, every: float, jobs: str = "auto"):
+        self.config, self.paths, self.every, self.jobs = config, paths, every, jobs
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="feedback-sync", daemon=True)
+
+    def start(self) -> BackgroundSync:
+        self.thread.start()
+        return self
+
+    def _service_answers(self, patience: float = 60) -> bool:
+        health = self.config.service_url + "/api/v1/health"
+        deadline = time.monotonic() + patience
+        while not self.stopping.is_set() and time.monotonic() < deadline:
+            try:
+                if requests.get(health, timeout=2).status_code == 200:
+                    return True
+            except requests.RequestException:
+                pass
+            self.stopping.wait(0.2)
+        return not self.stopping.is_set()
+
+    def _run(self) -> None:
+        if self._service_answers():
+            run_periodically(self.every, lambda: _once(self.config, self.paths, self.jobs), self.stopping)
+
+    def stop(self, patience: float = 30) -> None:
+        """Stop after the run in progress (Ctrl-C has already ended its Sphinx processes)."""
+        self.stopping.set()
+        if self.thread.is_alive():
+            print("Warte auf den laufenden Abgleich …", file=sys.stderr, flush=True)
+        self.thread.join(patience)
+
+
+def start_in_background(config: Config, host: str, port: int, every: float) -> BackgroundSync:
+    """``serve --sync-every``: sync from this very service, with its admin token."""
+    from sphinx_handbook.site import ROOT
+
+    from .cli import _url_host
+
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    own = replace(config, service_url=f"http://{_url_host(local)}:{port}")
+    paths = SyncPaths(comments=config.comments_file, site=config.site_dir, releases=ROOT / "releases.toml")
+    return BackgroundSync(own, paths, every).start()
+
+
 # -- Command line ---------------------------------------------------------------------
 
+def seconds(value: str) -> float:
+    """argparse type of an interval: a number of seconds above 0."""
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} ist keine Zahl von Sekunden größer als 0")
+    return number
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--every", type=float, metavar="SEKUNDEN",
+    parser.add_argument("--every", type=seconds, metavar="SEKUNDEN",
                         help="regelmäßig abgleichen, alle SEKUNDEN (mit Back-off bei Fehlern)")
     parser.add_argument("--releases", type=Path,
                         help="die veröffentlichten Ausgaben (Vorgabe: releases.toml des Projekts)")
@@ -440,9 +499,6 @@ def _interrupt_on_sigterm() -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """``python -m feedback_service sync [--every SEKUNDEN]``."""
-    if args.every is not None and args.every <= 0:
-        print("FEHLER: --every braucht eine Zahl von Sekunden größer als 0.", file=sys.stderr)
-        return EXIT_CONFIG
     # Imported here: the other commands of the service need no Sphinx (and cli imports us).
     from sphinx_handbook.site import ROOT
 
