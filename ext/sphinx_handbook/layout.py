@@ -1,9 +1,10 @@
-"""Page furniture shared by all HTML pages: the footer with the legal pages."""
+"""Page furniture shared by all HTML pages: legal links in the footer, accessible toctree captions and tables."""
 
 from pathlib import Path
 
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.writers.html5 import HTML5Translator
 
 STATIC = Path(__file__).parent / "_static"
@@ -44,8 +45,42 @@ class HandbookTranslator(HTML5Translator):
         super().visit_title(node)
 
 
+class table_region(nodes.General, nodes.Element):
+    """furo's table wrapper, made a focusable, named region."""
+
+
+class FocusableTableWrappers(SphinxPostTransform):
+    """Let keyboard users scroll wide tables (WCAG 2.1.1).
+
+    furo wraps every table in a container that scrolls sideways on narrow
+    screens; a scrolling area that cannot take focus cannot be scrolled without a
+    mouse (axe-core rule scrollable-region-focusable). MyST renders containers
+    itself, so the wrapper becomes a node of its own.
+    """
+
+    formats = ("html",)
+    default_priority = 510  # after furo's WrapTableAndMathInAContainerTransform (500)
+
+    def run(self, **kwargs) -> None:
+        for wrapper in list(self.document.findall(nodes.container)):
+            if "table-wrapper" in wrapper["classes"]:
+                wrapper.replace_self(table_region("", *wrapper.children, **wrapper.attributes))
+
+
+def visit_table_region(translator: HTML5Translator, node: table_region) -> None:
+    title = node.next_node(nodes.title)
+    label = f"Tabelle: {title.astext()}" if title else "Tabelle"
+    translator.body.append(translator.starttag(node, "div", tabindex="0", ROLE="region", **{"aria-label": label}))
+
+
+def depart_table_region(translator: HTML5Translator, node: table_region) -> None:
+    translator.body.append("</div>\n")
+
+
 def setup_layout(app: Sphinx) -> None:
     app.connect("config-inited", _add_paths)
     app.set_translator("html", HandbookTranslator)
+    app.add_node(table_region, html=(visit_table_region, depart_table_region))
+    app.add_post_transform(FocusableTableWrappers)
     app.add_css_file("handbook.css")
     app.connect("html-page-context", _legal_links)
