@@ -1,0 +1,1 @@
+"""The feedback service of the handbook: comments, corrections, moderation, sync."""

@@ -68,6 +68,12 @@ SETTINGS: tuple[Setting, ...] = (
         "http://127.0.0.1:8000",
         "Adresse des Dienstes, von der der Abgleich (`sync`) die freigegebenen Kommentare holt.",
     ),
+    Setting(
+        "FEEDBACK_COMMENTS_FILE",
+        "var/feedback/comments.json",
+        "Die zusammengeführte Kommentardatei, die der Abgleich schreibt und aus der die Website "
+        "gebaut wird; daneben liegt sein Stand (`sync-state.json`).",
+    ),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -89,6 +95,7 @@ class Config:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     max_links: int
     service_url: str
+    comments_file: Path = Path(_DEFAULTS["FEEDBACK_COMMENTS_FILE"])
 
 
 def _value(environ: Mapping[str, str], name: str) -> str:
@@ -184,4 +191,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         trusted_proxies=_parse_proxies(_value(env, "FEEDBACK_TRUSTED_PROXIES")),
         max_links=_parse_max_links(_value(env, "FEEDBACK_MAX_LINKS")),
         service_url=_value(env, "FEEDBACK_SERVICE_URL").rstrip("/"),
+        comments_file=Path(_value(env, "FEEDBACK_COMMENTS_FILE") or _DEFAULTS["FEEDBACK_COMMENTS_FILE"]),
     )

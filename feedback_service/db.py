@@ -11,6 +11,7 @@ and answers each only after its transaction is durable.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import queue
 import sqlite3
@@ -209,6 +210,24 @@ class Database:
         conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
 
     @contextmanager
+    def write_turn(self) -> Iterator[None]:
+        """Wait for this process's turn to write (SQLite, several processes).
+
+        SQLite's own busy handler polls with growing sleeps, which under load
+        costs whole seconds; a blocking file lock hands over at once.
+        """
+        if self.dialect != "sqlite":
+            yield
+            return
+        path = self.sqlite_path.with_name(self.sqlite_path.name + ".writelock")
+        with open(path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @contextmanager
     def transaction(self, conn: Connection, write: bool = True) -> Iterator[Connection]:
         """Run the block in one transaction: committed on success, else rolled back."""
         if write:
@@ -373,7 +392,8 @@ class Writer:
             try:
                 if conn is None:
                     conn = self.db.connect()
-                outcomes = self._run_batch(conn, batch)
+                with self.db.write_turn():
+                    outcomes = self._run_batch(conn, batch)
             except DatabaseError as exc:
                 if conn is not None:
                     conn.close()

@@ -105,9 +105,10 @@ def _label(field: str) -> str:
 
 
 def has_control_characters(value: str, multiline: bool) -> bool:
+    """Control characters (newline and tab allowed in text) or lone surrogates."""
     allowed = "\n\t" if multiline else ""
     return any(
-        unicodedata.category(char) == "Cc" and char not in allowed for char in value
+        unicodedata.category(char) in ("Cc", "Cs") and char not in allowed for char in value
     )
 
 
@@ -132,7 +133,8 @@ class _Checker:
         if has_control_characters(value, multiline):
             self.fail(
                 "control_characters",
-                f"Das Feld {_label(field)} enthält unzulässige Steuerzeichen.",
+                f"Das Feld {_label(field)} enthält unzulässige Steuerzeichen oder ungültige "
+                "Unicode-Zeichen.",
                 field,
             )
             return ""
@@ -174,7 +176,14 @@ def validate_submission(data: dict, catalog: SectionCatalog, max_links: int) -> 
         check.fail("version_required", "Es fehlt die Ausgabe des Handbuchs.", "version")
     if section and version:
         editions = catalog.editions()
-        if version not in editions:
+        if not editions:
+            check.fail(
+                "unknown_section",
+                "Die Abschnitte des Handbuchs sind dem Dienst nicht bekannt: Es wurde keine "
+                "gebaute Website mit _feedback/sections.json gefunden.",
+                "section",
+            )
+        elif version not in editions:
             check.fail(
                 "unknown_version",
                 f"Die Ausgabe „{version[:MAX_ID]}“ des Handbuchs gibt es nicht.",

@@ -1,0 +1,310 @@
+"""``python -m feedback_service …``: serve, moderate, corrections, purge, migrate.
+
+Each subcommand is one :class:`Command` in :data:`COMMANDS`; a new one (the
+sync) is added by appending its entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import db, moderation, sync
+from .config import Config, ConfigError, load_config
+from .errors import ApiError
+from .sections import SectionCatalog
+
+TOKEN_FILE = Path("var") / "feedback-admin-token"
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Config], int]
+
+
+# -- serve -----------------------------------------------------------------------
+
+def _configure_serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="Adresse (Standard: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="Port (Standard: 8000)")
+    parser.add_argument(
+        "--workers", type=int, default=1,
+        help="Anzahl der Prozesse (Standard: 1; mehr nutzen mehrere Kerne)",
+    )
+    parser.add_argument(
+        "--site-dir", type=Path,
+        help="die gebaute Website, die der Dienst ausliefert (Standard: FEEDBACK_SITE_DIR)",
+    )
+    parser.add_argument(
+        "--sync-every", type=sync.seconds, metavar="SEKUNDEN",
+        help="freigegebene Kommentare im Hintergrund alle SEKUNDEN abgleichen (sync --every)",
+    )
+
+
+def admin_token_from_file(path: Path = TOKEN_FILE) -> str:
+    """The token stored in ``path``, created (mode 0600) when there is none."""
+    if path.is_file():
+        token = path.read_text(encoding="utf-8").strip()
+        if token:
+            return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    os.chmod(path, 0o600)
+    return token
+
+
+def _log_config() -> dict:
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["feedback_service"] = {
+        "handlers": ["default"], "level": "INFO", "propagate": False,
+    }
+    return config
+
+
+def _serve(args: argparse.Namespace, config: Config) -> int:
+    import uvicorn
+
+    if args.site_dir is not None:
+        os.environ["FEEDBACK_SITE_DIR"] = str(args.site_dir)  # read by the app factory
+        config = load_config()
+    generated = not config.admin_token
+    if generated:
+        os.environ["FEEDBACK_ADMIN_TOKEN"] = admin_token_from_file()
+        config = load_config()
+    db.Database(config.database_url).migrate()
+    base = f"http://{_url_host(args.host)}:{args.port}"
+    site_note = "" if config.site_dir.is_dir() else (
+        f"   (noch nicht gebaut: {config.site_dir} fehlt – `make site` oder `make html`)"
+    )
+    lines = [
+        f"Feedback-Dienst startet ({args.workers} Prozess(e), Datenbank {_safe_url(config)}).",
+        f"  Website:  {base}/{site_note}",
+        f"  API:      {base}/api/v1/",
+        f"  OpenAPI:  {base}/api/v1/openapi.json",
+        "",
+    ]
+    if generated:
+        lines += [
+            f"Moderation (Admin-Token erzeugt in {TOKEN_FILE}, nur für Sie lesbar):",
+            f'  export FEEDBACK_ADMIN_TOKEN="$(cat {TOKEN_FILE})"',
+        ]
+    else:
+        lines.append("Moderation (Admin-Token aus FEEDBACK_ADMIN_TOKEN):")
+    lines += [
+        '  curl -H "Authorization: Bearer $FEEDBACK_ADMIN_TOKEN" '
+        f"'{base}/api/v1/admin/comments?status=pending'",
+        "  python -m feedback_service moderate list",
+        "  python -m feedback_service moderate approve <ID>",
+        "",
+        "Beenden mit Strg+C.",
+    ]
+    if args.sync_every:
+        lines.insert(-1, f"Abgleich freigegebener Kommentare: alle {args.sync_every:g} s im Hintergrund.")
+    print("\n".join(lines), flush=True)
+    background = (
+        sync.start_in_background(config, args.host, args.port, args.sync_every)
+        if args.sync_every else None
+    )
+    try:
+        uvicorn.run(
+            "feedback_service.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            log_config=_log_config(),
+            timeout_graceful_shutdown=5,
+        )
+    finally:
+        if background is not None:
+            background.stop()
+    return 0
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _safe_url(config: Config) -> str:
+    """The database URL without a password, for printing."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(config.database_url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return config.database_url
+
+
+# -- moderate --------------------------------------------------------------------
+
+def _configure_moderate(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="AKTION")
+    listing = actions.add_parser("list", help="Beiträge anzeigen")
+    listing.add_argument(
+        "--status", default="pending", choices=[*moderation.STATUSES, "all"],
+        help="nur Beiträge mit diesem Status (Standard: pending)",
+    )
+    listing.add_argument("--kind", choices=["comment", "correction"], help="nur diese Art")
+    for action, text in (
+        ("approve", "freigeben"), ("reject", "ablehnen (nach 30 Tagen gelöscht)"),
+        ("delete", "endgültig löschen"),
+    ):
+        sub = actions.add_parser(action, help=f"Beiträge {text}")
+        sub.add_argument("ids", nargs="+", metavar="ID")
+
+
+def format_listing(rows: list[dict]) -> str:
+    if not rows:
+        return "Keine Beiträge."
+    blocks = []
+    for row in rows:
+        kind = "Fehlermeldung" if row["kind"] == "correction" else "Kommentar"
+        section = " ".join(p for p in (row["section_number"], row["section_title"]) if p)
+        author = row["author"] or "anonym"
+        if row["email"]:
+            author += f" <{row['email']}>"
+        lines = [
+            f"{row['id']}  [{row['status']}] {kind}",
+            f"  Abschnitt: {section or '(unbekannt)'} ({row['section']}), Ausgabe {row['version']}",
+            f"  Von: {author}, {row['created']}",
+        ]
+        if row["reply_to"]:
+            lines.append(f"  Antwort auf: {row['reply_to']}")
+        lines += ["    " + line for line in row["text"].splitlines()]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + f"\n\n{len(rows)} Beitrag/Beiträge."
+
+
+def _moderate(args: argparse.Namespace, config: Config) -> int:
+    database = db.Database(config.database_url)
+    database.migrate()
+    if args.action == "list":
+        status = None if args.status == "all" else args.status
+        catalog = SectionCatalog(config.site_dir)
+        with database.session(write=False) as conn:
+            rows = moderation.listing(conn, catalog, status, args.kind)
+        print(format_listing(rows))
+        return 0
+    action = {"approve": moderation.approve, "reject": moderation.reject,
+              "delete": moderation.delete}[args.action]
+    done = {"approve": "freigegeben", "reject": "abgelehnt", "delete": "gelöscht"}[args.action]
+    failures = 0
+    for comment_id in args.ids:
+        try:
+            with database.session() as conn:
+                action(conn, comment_id)
+        except ApiError as exc:
+            print(f"{comment_id}: {exc.message}", file=sys.stderr)
+            failures += 1
+        else:
+            print(f"{comment_id}: {done}")
+    return 1 if failures else 0
+
+
+# -- corrections, purge, migrate ---------------------------------------------------
+
+def _configure_corrections(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--status", default="pending", choices=[*moderation.STATUSES, "all"],
+        help="welche Fehlermeldungen (Standard: pending, die noch offenen)",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="Bericht in diese Datei schreiben")
+
+
+def _corrections(args: argparse.Namespace, config: Config) -> int:
+    database = db.Database(config.database_url)
+    database.migrate()
+    status = None if args.status == "all" else args.status
+    with database.session(write=False) as conn:
+        rows = moderation.listing(conn, SectionCatalog(config.site_dir), status, "correction")
+    report = moderation.corrections_report(rows)
+    if args.output is None:
+        sys.stdout.write(report)
+    else:
+        temporary = args.output.with_name(args.output.name + ".tmp")
+        temporary.write_text(report, encoding="utf-8")
+        temporary.replace(args.output)
+        print(f"{len(rows)} Fehlermeldung(en) nach {args.output} geschrieben.")
+    return 0
+
+
+def _purge(args: argparse.Namespace, config: Config) -> int:
+    database = db.Database(config.database_url)
+    database.migrate()
+    with database.session() as conn:
+        counts = moderation.purge(conn)
+    print(
+        f"Gelöscht: {counts['rejected']} abgelehnte Beiträge (älter als 30 Tage), "
+        f"{counts['idempotency_keys']} Idempotency-Keys und {counts['rate_events']} "
+        "Zählereinträge (älter als 24 Stunden)."
+    )
+    return 0
+
+
+def _migrate(args: argparse.Namespace, config: Config) -> int:
+    applied = db.Database(config.database_url).migrate()
+    print("Angewendet: " + ", ".join(applied) if applied else "Datenbank ist aktuell.")
+    return 0
+
+
+def _no_options(parser: argparse.ArgumentParser) -> None:
+    return None
+
+
+COMMANDS: list[Command] = [
+    Command("serve", "Dienst starten (Website und API)", _configure_serve, _serve),
+    Command("moderate", "Beiträge anzeigen, freigeben, ablehnen, löschen",
+            _configure_moderate, _moderate),
+    Command("corrections", "Fehlermeldungen als Markdown-Bericht für die nächste Ausgabe",
+            _configure_corrections, _corrections),
+    Command("purge", "Abgelaufene Daten jetzt löschen", _no_options, _purge),
+    Command("migrate", "Datenbankschema auf den neuesten Stand bringen", _no_options, _migrate),
+    Command("sync", "Freigegebene Kommentare holen, Website neu bauen und veröffentlichen",
+            sync.add_arguments, sync.run),
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m feedback_service",
+        description="Feedback-Dienst des Handbuchs. Einstellungen über FEEDBACK_*-Variablen "
+        "(siehe README, Abschnitt Konfiguration).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="BEFEHL")
+    for command in COMMANDS:
+        sub = commands.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args, load_config())
+    except ConfigError as exc:
+        print(f"Fehler in der Konfiguration: {exc}", file=sys.stderr)
+        return 2
+    except db.DatabaseError as exc:
+        print(f"Datenbankfehler: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
