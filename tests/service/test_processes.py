@@ -1,0 +1,185 @@
+"""Real service processes (uvicorn): several on one PostgreSQL, a crash, and no raw IP anywhere."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from feedback_service import db
+
+from .conftest import ADMIN, ADMIN_TOKEN, _free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class ServiceProcess:
+    """``python -m feedback_service serve`` in a child process, output in a log file."""
+
+    def __init__(self, env: dict[str, str], log: Path, workdir: Path):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self._log_file = open(log, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "feedback_service", "serve", "--port", str(self.port)],
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
+            cwd=workdir, stdout=self._log_file, stderr=subprocess.STDOUT,
+        )
+        wait_for(self._healthy, timeout=30)
+
+    def _healthy(self) -> bool:
+        assert self.process.poll() is None, self.log.read_text()
+        try:
+            return httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=30)
+        self._log_file.close()
+        return code
+
+
+def _env(database_url: str, site_dir: Path, **extra: str) -> dict[str, str]:
+    return {
+        "FEEDBACK_DATABASE_URL": database_url, "FEEDBACK_SITE_DIR": str(site_dir),
+        "FEEDBACK_ADMIN_TOKEN": ADMIN_TOKEN, "FEEDBACK_RATE_LIMIT": "0", **extra,
+    }
+
+
+def _post(client: httpx.Client, url: str, text: str, section: str = "qualitaetskultur"):
+    return client.post(f"{url}/api/v1/comments", json={
+        "section": section, "version": "2.0", "text": text, "consent": True,
+    }, timeout=10)
+
+
+def _all_rows(database_url: str) -> dict[str, dict]:
+    with db.Database(database_url).session(write=False) as conn:
+        return {row["id"]: row for row in conn.all("SELECT * FROM comments")}
+
+
+@pytest.mark.postgres
+def test_two_processes_on_one_postgresql_keep_every_comment_apart(
+    postgres_server, site_dir, tmp_path
+):
+    url = postgres_server.new_database()
+    services = [ServiceProcess(_env(url, site_dir), tmp_path / f"s{n}.log", tmp_path)
+                for n in range(2)]
+    sections = ("qualitaetskultur", "registermodernisierung")
+    try:
+        def work(n: int):
+            service = services[n % 2]
+            section = sections[(n // 2) % 2]
+            text = f"Kommentar {n} über Prozess {n % 2}"
+            with httpx.Client() as client:
+                answer = _post(client, service.url, text, section)
+            assert answer.status_code == 202, answer.text
+            return answer.json()["id"], text, section
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            acknowledged = list(pool.map(work, range(200)))
+        approvals = [comment_id for comment_id, _, _ in acknowledged[:40]]
+
+        def approve(n: int):
+            service = services[n % 2]
+            answer = httpx.post(
+                f"{service.url}/api/v1/admin/comments/{approvals[n]}/approve", headers=ADMIN
+            )
+            assert answer.status_code == 200
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(approve, range(len(approvals))))
+    finally:
+        for service in services:
+            service.stop()
+
+    rows = _all_rows(url)
+    assert len(rows) == len(acknowledged) == 200
+    for comment_id, text, section in acknowledged:
+        assert (rows[comment_id]["text"], rows[comment_id]["section"]) == (text, section)
+    with db.Database(url).session(write=False) as conn:
+        changes = conn.all("SELECT seq, comment_id FROM changes ORDER BY seq")
+    assert sorted(change["comment_id"] for change in changes) == sorted(approvals)
+
+
+def test_acknowledged_comments_survive_sigkill(site_dir, tmp_path):
+    url = f"sqlite:///{tmp_path / 'crash.sqlite3'}"
+    service = ServiceProcess(_env(url, site_dir), tmp_path / "crash.log", tmp_path)
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def writer(worker: int) -> None:
+        with httpx.Client() as client:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                try:
+                    answer = _post(client, service.url, f"Absturztest {worker}-{n}")
+                except httpx.HTTPError:
+                    return
+                if answer.status_code == 202:
+                    with lock:
+                        acknowledged.append(answer.json()["id"])
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(acknowledged) >= 300, timeout=30)
+    service.stop(signal.SIGKILL)
+    stop.set()
+    for thread in threads:
+        thread.join()
+
+    restarted = ServiceProcess(_env(url, site_dir), tmp_path / "crash.log", tmp_path)
+    try:
+        listed = httpx.get(f"{restarted.url}/api/v1/admin/comments", headers=ADMIN).json()
+    finally:
+        restarted.stop()
+    present = {row["id"] for row in listed["comments"]}
+    missing = set(acknowledged) - present
+    assert not missing, f"{len(missing)} of {len(acknowledged)} acknowledged comments lost"
+
+
+def test_no_raw_ip_address_in_database_or_logs(site_dir, tmp_path):
+    url = f"sqlite:///{tmp_path / 'privacy.sqlite3'}"
+    log = tmp_path / "privacy.log"
+    service = ServiceProcess(
+        _env(url, site_dir, FEEDBACK_RATE_LIMIT="3/600", FEEDBACK_TRUSTED_PROXIES="127.0.0.2"),
+        log, tmp_path,
+    )
+    reader, forwarded = "127.0.0.3", "203.0.113.77"
+    try:
+        direct = httpx.Client(transport=httpx.HTTPTransport(local_address=reader))
+        proxied = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"))
+        with direct, proxied:
+            codes = [_post(direct, service.url, f"Direkt {n}").status_code for n in range(4)]
+            assert codes == [202, 202, 202, 429]
+            for n in range(2):
+                answer = proxied.post(f"{service.url}/api/v1/comments", json={
+                    "section": "qualitaetskultur", "version": "2.0", "text": f"Proxy {n}",
+                    "consent": True}, headers={"X-Forwarded-For": forwarded})
+                assert answer.status_code == 202
+            direct.get(f"{service.url}/gibt-es-nicht")
+            direct.post(f"{service.url}/api/v1/comments", content=b"{", headers={
+                "Content-Type": "application/json"})
+    finally:
+        assert service.stop() == 0
+    files = [path for path in tmp_path.iterdir() if path.name.startswith("privacy")]
+    assert any(path.suffix == ".log" for path in files)
+    for path in files:
+        content = path.read_bytes()
+        for address in (reader, forwarded):
+            assert address.encode() not in content, f"{address} found in {path.name}"
+    assert len(_all_rows(url)) == 5
