@@ -79,8 +79,10 @@ def render_box(
     """The confirmation and the ``<details>`` box with its form (no comments)."""
     sid = escape(section_id)
     prefix = f"fb-{sid}"
-    summary = ngettext("Kommentieren (%d Kommentar)", "Kommentieren (%d Kommentare)", count) % count if count else _(
-        "Kommentieren")
+    if count:
+        summary = ngettext("Kommentieren… (%d Kommentar)", "Kommentieren… (%d Kommentare)", count) % count
+    else:
+        summary = _("Kommentieren…")
     consent = escape(_("Ich bin einverstanden, dass mein Kommentar mit dem angegebenen Namen veröffentlicht wird "
                        "(nicht nötig beim Melden eines Fehlers)."))
     if privacy_url is not None:
@@ -108,7 +110,7 @@ def render_box(
         f'<label for="{prefix}-kind-{value}">{escape(label)}</label></div>\n'
         for value, label, checked in kinds
     )
-    received = _("Vielen Dank, Ihre Nachricht ist angekommen. Ein Kommentar erscheint hier, sobald die Redaktion "
+    received = _("Danke! Ihre Nachricht ist angekommen. Ein Kommentar erscheint hier, sobald die Redaktion "
                  "ihn geprüft hat; eine Fehlermeldung liest nur die Redaktion.")
     return (
         f'<p class="fb-ok" id="fb-ok-{sid}" role="status">{escape(received)}</p>\n'

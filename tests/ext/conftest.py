@@ -1,0 +1,95 @@
+"""Builds of small handbooks (``tests/roots/test-*``) with sphinx.testing, and what they share."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+
+ROOTS = Path(__file__).resolve().parent.parent / "roots"
+COMMENTS_FILE = Path("var", "feedback", "comments.json")
+
+
+@pytest.fixture(scope="session")
+def rootdir() -> Path:
+    return ROOTS
+
+
+@pytest.fixture(autouse=True)
+def german_build_messages(monkeypatch) -> None:
+    """Build messages follow the console's locale (``C.UTF-8`` reads as English); tests read German."""
+    monkeypatch.setenv("LANGUAGE", "de")
+
+
+@pytest.fixture
+def handbook(tmp_path: Path) -> Path:
+    """A private copy of the two-chapter test handbook (tests write comments into it)."""
+    srcdir = tmp_path / "handbook"
+    shutil.copytree(ROOTS / "test-feedback", srcdir)
+    return srcdir
+
+
+@pytest.fixture
+def build(make_app, handbook: Path):
+    """Builds the test handbook, as ``sphinx-build`` would; returns the finished app.
+
+    ``comments`` (a list of comments) is written to the comments file first; the
+    other keywords go to the app (``confoverrides``, ``parallel``, ``freshenv`` …).
+    """
+
+    def build(buildername: str = "html", *, comments: list[dict] | None = None, **kwargs):
+        if comments is not None:
+            write_comments(handbook, comments)
+        app = make_app(buildername, srcdir=handbook, **kwargs)
+        app.build()
+        return app
+
+    return build
+
+
+def comment(id: str, section: str, text: str = "Ein Kommentar.", **fields) -> dict:
+    """One comment as the sync writes it."""
+    return {
+        "id": id,
+        "section": section,
+        "version": "2.0",
+        "author": "Kämmerei Musterstadt",
+        "text": text,
+        "created": "2026-11-20T09:30:00Z",
+        "reply_to": None,
+        **fields,
+    }
+
+
+def write_comments(srcdir: Path, comments: list[dict]) -> Path:
+    """Writes the comments file where the test root's conf.py expects it."""
+    path = Path(srcdir, COMMENTS_FILE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps({"format": 1, "generated": "2026-11-21T10:00:00Z", "comments": comments}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    return path
+
+
+def page(app, name: str) -> BeautifulSoup:
+    """A built HTML page, parsed."""
+    return BeautifulSoup(Path(app.outdir, f"{name}.html").read_text(encoding="utf-8"), "html.parser")
+
+
+def box(soup: BeautifulSoup, section_id: str):
+    """The comment region (``div.fb``) of one section."""
+    found = [
+        region for region in soup.select("div.fb")
+        if region.select_one(f'input[name="section"][value="{section_id}"]') is not None
+    ]
+    assert len(found) == 1, f"{len(found)} comment boxes for section {section_id!r}"
+    return found[0]
+
+
+def boxed_sections(soup: BeautifulSoup) -> list[str]:
+    """The section ids of every comment box on the page, in page order."""
+    return [field["value"] for field in soup.select('form.fb-form input[name="section"]')]
