@@ -188,11 +188,22 @@ class Edition:
             "-D", f"feedback_versions_path={versions_data}",
             "-D", f"feedback_comments_path={comments}",
         ]
+        before = self._page_stamps()
         result = subprocess.run([*command, str(self.src), str(self.html)], capture_output=True, text=True, env=self._env())
         if result.returncode != 0:
             raise SiteError(f"Ausgabe {self.release.version}: HTML-Bau fehlgeschlagen:\n{result.stderr.strip() or result.stdout[-2000:]}")
-        match = re.search(r"targets for (\d+) source files that are out of date", result.stdout)
-        return int(match.group(1)) if match else 0
+        # Sphinx's own "targets … out of date" leaves out the pages that
+        # env-get-outdated handlers (comments, switcher) added: count the writes.
+        return sum(1 for page, stamp in self._page_stamps().items() if before.get(page) != stamp)
+
+    def _page_stamps(self) -> dict[Path, int]:
+        """Modification times of the pages written from the edition's own documents."""
+        stamps = {}
+        for source in self.src.rglob("*.md"):
+            page = self.html / source.relative_to(self.src).with_suffix(".html")
+            if page.is_file():
+                stamps[page] = page.stat().st_mtime_ns
+        return stamps
 
     def build_pdf(self, tree: str) -> bool:
         """Build the PDF when the sources or the rendering code changed; True if built."""
