@@ -448,15 +448,20 @@ ROUTES = [
 ]
 
 
+async def _purge(service: Service) -> None:
+    try:
+        counts = await service.writer.run(moderation.purge)
+    except db.DatabaseError as exc:
+        log.error("purge failed: %s", exc)
+        return
+    if any(counts.values()):
+        log.info("purged: %s", counts)
+
+
 async def _purge_periodically(service: Service) -> None:
     while True:
-        try:
-            counts = await service.writer.run(moderation.purge)
-            if any(counts.values()):
-                log.info("purged: %s", counts)
-        except db.DatabaseError as exc:
-            log.error("purge failed: %s", exc)
         await asyncio.sleep(PURGE_INTERVAL)
+        await _purge(service)
 
 
 def create_app(config: Config | None = None) -> Starlette:
@@ -470,6 +475,7 @@ def create_app(config: Config | None = None) -> Starlette:
     async def lifespan(app):
         await run_in_threadpool(service.db.migrate)
         service.writer.start()
+        await _purge(service)
         purger = asyncio.create_task(_purge_periodically(service))
         try:
             yield
