@@ -1,0 +1,70 @@
+"""Rebuilds after the comments file changed: only the pages whose comments changed are redone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .conftest import comment, page
+
+DOCUMENTS = ("index", "kapitel-01/index", "kapitel-02/index", "glossar", "datenschutz")
+
+
+def snapshot(app) -> dict[str, tuple[int, int]]:
+    """Per document: when its doctree was last read and its page last written."""
+    return {
+        doc: (Path(app.doctreedir, f"{doc}.doctree").stat().st_mtime_ns,
+              Path(app.outdir, f"{doc}.html").stat().st_mtime_ns)
+        for doc in DOCUMENTS
+    }
+
+
+def redone(before, after) -> tuple[set[str], set[str]]:
+    """The documents read again, and the pages written again."""
+    return (
+        {doc for doc in DOCUMENTS if after[doc][0] != before[doc][0]},
+        {doc for doc in DOCUMENTS if after[doc][1] != before[doc][1]},
+    )
+
+
+def comments(text_two: str = "Alt", orphan: str = "Verwaist") -> list[dict]:
+    return [
+        comment("eins", "qualitaetskultur", text="Bleibt, wie er ist"),
+        comment("zwei", "beteiligung-online", text=text_two),
+        comment("weg", "gibt-es-nicht", text=orphan),
+    ]
+
+
+def test_a_build_without_changes_redoes_no_page(build):
+    first = snapshot(build(comments=comments()))
+    assert redone(first, snapshot(build())) == (set(), set())
+
+
+def test_one_changed_comment_redoes_only_its_page(build):
+    first = snapshot(build(comments=comments()))
+    app = build(comments=comments(text_two="Neu formuliert"))
+    # The start page holds the chapter in its toctree: Sphinx writes it with its child.
+    assert redone(first, snapshot(app)) == ({"kapitel-02/index"}, {"kapitel-02/index", "index"})
+    chapter = page(app, "kapitel-02/index").get_text()
+    assert "Neu formuliert" in chapter and "Alt" not in chapter.split()
+    assert "Neu formuliert" in page(app, "neueste-kommentare").get_text()
+
+
+def test_a_new_comment_and_a_removed_one_redo_their_pages(build):
+    first = snapshot(build(comments=comments()))
+    app = build(comments=[*comments()[1:], comment("drei", "beteiligung", text="Neu dazu")])
+    assert redone(first, snapshot(app))[0] == {"kapitel-01/index", "kapitel-02/index"}
+    assert "Bleibt, wie er ist" not in page(app, "kapitel-01/index").get_text()
+    assert "Neu dazu" in page(app, "kapitel-02/index").get_text()
+
+
+def test_a_changed_comment_on_a_missing_section_redoes_no_page(build):
+    first = snapshot(build(comments=comments()))
+    assert redone(first, snapshot(build(comments=comments(orphan="Anders verwaist")))) == (set(), set())
+
+
+def test_removing_the_comments_file_redoes_the_pages_that_had_comments(build, handbook):
+    first = snapshot(build(comments=comments()))
+    Path(handbook, "var", "feedback", "comments.json").unlink()
+    app = build()
+    assert redone(first, snapshot(app))[0] == {"kapitel-01/index", "kapitel-02/index"}
+    assert page(app, "kapitel-01/index").select("ol.fb-comments") == []
