@@ -98,7 +98,7 @@ def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, 
     latest, this = switcher["latest"], switcher["this"]
     if latest is not None:
         context["pageurl"] = latest["href"]  # canonical: the newest edition
-    if latest is not None and this is not None and latest is not this and "body" in context:
+    if latest is not None and this is not None and latest is not this:
         year = (this["date"] or "")[:4]
         banner = Markup(
             '<aside class="handbook-old-edition" role="note"><p>{text} '
@@ -109,7 +109,10 @@ def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, 
             sections=latest["sections_json"],
             link=_("Zur aktuellen Ausgabe %(version)s") % {"version": latest["version"]},
         )
-        context["body"] = banner + Markup(context["body"])
+        if "body" in context:
+            context["body"] = banner + Markup(context["body"])
+        else:  # genindex and search fill their content themselves (_templates/)
+            context["handbook_old_edition_banner"] = banner
 
 
 def _outdated(app: Sphinx, env: BuildEnvironment, added, changed, removed) -> list[str]:
