@@ -3,12 +3,27 @@
 (function () {
   "use strict";
   function currentSection(ids) {
+    var line = window.innerHeight / 3;
+    // The linked section, unless the reader has scrolled away from it since
+    // (one near the end of a page may stay low in the window).
     var hash = decodeURIComponent(location.hash.slice(1));
-    if (hash && ids.indexOf(hash) >= 0) return hash;
-    var best = null;
+    var target = hash && ids.indexOf(hash) >= 0 && document.getElementById(hash);
+    if (target) {
+      var top = target.getBoundingClientRect().top;
+      var atEnd = window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 2;
+      if (top > -2 && (top < line || (atEnd && top < window.innerHeight))) return hash;
+    }
+    // Else the section that starts last above the upper third of the window:
+    // `ids` is in no particular order, so compare positions, not list places.
+    var best = null, bestTop = -Infinity;
     ids.forEach(function (id) {
       var el = document.getElementById(id);
-      if (el && el.getBoundingClientRect().top < window.innerHeight / 3) best = id;
+      if (!el) return;
+      var top = el.getBoundingClientRect().top;
+      if (top < line && top > bestTop) {
+        best = id;
+        bestTop = top;
+      }
     });
     return best;
   }
