@@ -79,7 +79,6 @@ class Service:
 
     url: str
     site_dir: Path
-    comments_file: Path
     env: dict[str, str]
     log: Path
     process: subprocess.Popen = field(repr=False)
@@ -120,17 +119,24 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def site_dir(tmp_path_factory) -> Path:
-    """Every edition of the handbook built once, as `make site` builds it."""
-    root = tmp_path_factory.mktemp("browser-site")
-    out = root / "site"
+    """Every edition of the handbook built once, as `make site` builds it.
+
+    The merged comments file lies beside it (``comments.json``), where the
+    service's sync writes it, so a sync rebuilds this very site incrementally.
+    """
+    out = tmp_path_factory.mktemp("browser-site") / "site"
     result = subprocess.run(
         [sys.executable, "-m", "sphinx_handbook.site", "build", "--out", str(out),
-         "--comments", str(root / "comments.json")],
+         "--comments", str(comments_file(out))],
         cwd=ROOT, capture_output=True, text=True,
     )
     if result.returncode != 0:
         raise AssertionError(f"site build failed:\n{result.stdout}\n{result.stderr}")
     return out
+
+
+def comments_file(site: Path) -> Path:
+    return site.parent / "comments.json"
 
 
 @pytest.fixture(scope="session")
@@ -145,6 +151,7 @@ def service(site_dir: Path, tmp_path_factory) -> Iterator[Service]:
         "FEEDBACK_ADMIN_TOKEN": secrets.token_urlsafe(24),
         "FEEDBACK_RATE_LIMIT": "0",
         "FEEDBACK_SERVICE_URL": url,
+        "FEEDBACK_COMMENTS_FILE": str(comments_file(site_dir)),
     }
     log = work / "service.log"
     with open(log, "w") as output:
@@ -152,7 +159,7 @@ def service(site_dir: Path, tmp_path_factory) -> Iterator[Service]:
             [sys.executable, "-m", "feedback_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
         )
-    running = Service(url, site_dir, site_dir.parent / "comments.json", env, log, process)
+    running = Service(url, site_dir, env, log, process)
     try:
         _wait_until_healthy(running)
         yield running

@@ -33,3 +33,17 @@ def comment_box(page, section_id: str):
     return page.locator("details.fb-box").filter(
         has=page.locator(f'input[type="hidden"][name="section"][value="{section_id}"]')
     )
+
+
+def settle(page) -> None:
+    """Wait until the page stands still: furo scrolls smoothly to a link's section."""
+    page.wait_for_function(
+        """() => new Promise(resolve => {
+            let last = null;
+            const look = () => {
+                if (window.scrollY === last) resolve(true);
+                else { last = window.scrollY; setTimeout(look, 150); }
+            };
+            requestAnimationFrame(look);
+        })"""
+    )
