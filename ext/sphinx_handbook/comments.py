@@ -6,9 +6,13 @@ file means no comments; a malformed one stops the build before anything is
 written, naming the file and the problem.
 
 The comments a document shows are summed up in one digest per document, kept in
-the ``feedback`` domain. When the file changes, an ``env-get-outdated`` handler
-marks exactly the documents whose digest changed, so one approved comment
-rebuilds its own page and not the whole handbook.
+the ``feedback`` domain. When the file changes, exactly the documents whose
+digest changed are written again, so one approved comment rebuilds its own page
+and not the whole handbook. They are not read again: comments enter a page only
+when it is written (``form.py``), so the handler is an ``env-get-updated`` one
+(documents to write) rather than ``env-get-outdated`` (documents to read) — on
+the tenfold handbook (``bench/ext_bench.py``) reading the page again, in a
+worker process with ``-j auto``, was most of the cost above a no-op rebuild.
 
 Comments are plain text. Rendering escapes every character, splits paragraphs
 on blank lines, turns single newlines into ``<br>`` and http(s) URLs into links
@@ -125,9 +129,9 @@ class Comments:
                 replies[top.id].append(comment)
         return [(top, replies[top.id]) for top in tops]
 
-    def digest(self, section_ids: list[str]) -> str:
-        """Sums up everything the given sections show of their comments."""
-        digest = hashlib.sha256()
+    def digest(self, section_ids: list[str], privacy: bool) -> str:
+        """Sums up what the boxes of the given sections show."""
+        digest = hashlib.sha256(b"privacy" if privacy else b"")
         for section_id in sorted(set(section_ids)):
             for comment in self.by_section.get(section_id, ()):
                 digest.update(json.dumps(comment.fingerprint(), ensure_ascii=False).encode())
@@ -285,27 +289,26 @@ def _comments_path(app: Sphinx) -> Path:
     return Path(app.confdir, app.config.feedback_comments_path)
 
 
-def _outdated(app: Sphinx, env: BuildEnvironment, added: set, changed: set, removed: set) -> list[str]:
-    """Load the comments file; the documents whose comments changed are outdated."""
+def _load(app: Sphinx) -> None:
+    """Read the comments file once per build, before any document is read or written."""
+    if is_web_builder(app.builder):
+        app.env.domains["feedback"].comments = load_comments(_comments_path(app))
+
+
+def _changed_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """The documents whose comments changed since they were last written."""
     if not is_web_builder(app.builder):
         return []
     domain = env.domains["feedback"]
-    domain.comments = comments = load_comments(_comments_path(app))
-    return [
-        docname
-        for docname, digest in domain.digests.items()
-        if docname not in changed
-        and docname not in removed
-        and comments.digest(domain.section_ids(docname)) != digest
-    ]
-
-
-def _store_digests(app: Sphinx, env: BuildEnvironment) -> None:
-    if not is_web_builder(app.builder):
-        return
-    domain = env.domains["feedback"]
+    # The consent label links the privacy page only where it exists.
+    privacy = app.config.feedback_privacy_doc in env.found_docs
+    changed = []
     for docname in domain.sections:
-        domain.digests[docname] = domain.comments.digest(domain.section_ids(docname))
+        digest = domain.comments.digest(domain.section_ids(docname), privacy)
+        if domain.digests.get(docname, digest) != digest:
+            changed.append(docname)
+        domain.digests[docname] = digest
+    return changed
 
 
 def _report_orphans(app: Sphinx, builder: Builder) -> None:
@@ -327,6 +330,6 @@ def setup_comments(app: Sphinx) -> None:
         "feedback_comments_path", "var/feedback/comments.json", "", types=frozenset({str}),
         description="Kommentardatei des Sync, relativ zum Verzeichnis von conf.py",
     )
-    app.connect("env-get-outdated", _outdated)
-    app.connect("env-updated", _store_digests)
+    app.connect("builder-inited", _load)
+    app.connect("env-get-updated", _changed_pages)
     app.connect("write-started", _report_orphans)

@@ -18,6 +18,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from docutils import nodes
 from sphinx.application import Sphinx
@@ -29,6 +30,9 @@ from sphinx.errors import ConfigError
 from sphinx.locale import get_translation
 from sphinx.util import logging
 from sphinx.util.nodes import clean_astext
+
+if TYPE_CHECKING:
+    from .comments import Comments
 
 __ = get_translation("feedback", "console")
 logger = logging.getLogger(__name__)
@@ -70,9 +74,10 @@ class FeedbackDomain(Domain):
     """The sections of every document, and digests of the comments shown in it.
 
     ``data["sections"][docname]`` lists ``(toc_anchor, section_id, title)`` in
-    document order; ``data["digests"][docname]`` is set by ``comments.py``.
-    The comments file and this edition's commentable sections are loaded per
-    build and kept on the instance, never pickled.
+    document order; ``data["digests"][docname]`` sums up the comments its page
+    was last written with (``comments.py``, computed in the main process). The
+    comments file and this edition's commentable sections are loaded per build
+    and kept on the instance, never pickled.
     """
 
     name = "feedback"
@@ -83,6 +88,7 @@ class FeedbackDomain(Domain):
     def __init__(self, env: BuildEnvironment) -> None:
         super().__init__(env)
         self.edition: dict[str, list[Section]] = {}
+        self.comments: Comments | None = None  # set when a web builder starts
 
     @property
     def sections(self) -> dict[str, list[tuple[str, str, str]]]:
@@ -97,10 +103,9 @@ class FeedbackDomain(Domain):
         self.digests.pop(docname, None)
 
     def merge_domaindata(self, docnames, otherdata: dict) -> None:
-        for key in ("sections", "digests"):
-            for docname in docnames:
-                if docname in otherdata[key]:
-                    self.data[key][docname] = otherdata[key][docname]
+        for docname in docnames:
+            if docname in otherdata["sections"]:
+                self.sections[docname] = otherdata["sections"][docname]
 
     def process_doc(self, env: BuildEnvironment, docname: str, document: nodes.document) -> None:
         found = []

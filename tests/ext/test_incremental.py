@@ -1,4 +1,7 @@
-"""Rebuilds after the comments file changed: only the pages whose comments changed are redone."""
+"""Rebuilds after the comments file changed: only the pages whose comments changed are written.
+
+Comments enter a page when it is written, so no document is read again for them.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +46,7 @@ def test_one_changed_comment_redoes_only_its_page(build):
     first = snapshot(build(comments=comments()))
     app = build(comments=comments(text_two="Neu formuliert"))
     # The start page holds the chapter in its toctree: Sphinx writes it with its child.
-    assert redone(first, snapshot(app)) == ({"kapitel-02/index"}, {"kapitel-02/index", "index"})
+    assert redone(first, snapshot(app)) == (set(), {"kapitel-02/index", "index"})
     chapter = page(app, "kapitel-02/index").get_text()
     assert "Neu formuliert" in chapter and "Alt" not in chapter.split()
     assert "Neu formuliert" in page(app, "neueste-kommentare").get_text()
@@ -52,7 +55,7 @@ def test_one_changed_comment_redoes_only_its_page(build):
 def test_a_new_comment_and_a_removed_one_redo_their_pages(build):
     first = snapshot(build(comments=comments()))
     app = build(comments=[*comments()[1:], comment("drei", "beteiligung", text="Neu dazu")])
-    assert redone(first, snapshot(app))[0] == {"kapitel-01/index", "kapitel-02/index"}
+    assert redone(first, snapshot(app)) == (set(), {"kapitel-01/index", "kapitel-02/index", "index"})
     assert "Bleibt, wie er ist" not in page(app, "kapitel-01/index").get_text()
     assert "Neu dazu" in page(app, "kapitel-02/index").get_text()
 
@@ -62,9 +65,37 @@ def test_a_changed_comment_on_a_missing_section_redoes_no_page(build):
     assert redone(first, snapshot(build(comments=comments(orphan="Anders verwaist")))) == (set(), set())
 
 
+def test_a_changed_chapter_is_read_and_written_with_its_comments(build, handbook):
+    first = snapshot(build(comments=comments()))
+    with Path(handbook, "kapitel-02", "index.md").open("a", encoding="utf-8") as source:
+        source.write("\nEin neuer Absatz.\n")
+    app = build(comments=comments(text_two="Zugleich geändert"))
+    assert redone(first, snapshot(app)) == ({"kapitel-02/index"}, {"kapitel-02/index", "index"})
+    chapter = page(app, "kapitel-02/index").get_text()
+    assert "Ein neuer Absatz." in chapter and "Zugleich geändert" in chapter
+
+
+def consent_link(app, name: str = "kapitel-01/index") -> str | None:
+    link = page(app, name).select_one('label[for$="-consent"] a')
+    return link["href"] if link else None
+
+
+def test_adding_the_privacy_page_writes_every_form_again(build, handbook):
+    privacy, index = Path(handbook, "datenschutz.md"), Path(handbook, "index.md")
+    privacy_text, index_text = privacy.read_text(encoding="utf-8"), index.read_text(encoding="utf-8")
+    privacy.unlink()
+    index.write_text(index_text.replace("datenschutz\n", ""), encoding="utf-8")
+    assert consent_link(build()) is None
+    privacy.write_text(privacy_text, encoding="utf-8")
+    index.write_text(index_text, encoding="utf-8")
+    app = build()
+    assert consent_link(app) == "../datenschutz.html"
+    assert consent_link(app, "kapitel-02/index") == "../datenschutz.html"
+
+
 def test_removing_the_comments_file_redoes_the_pages_that_had_comments(build, handbook):
     first = snapshot(build(comments=comments()))
     Path(handbook, "var", "feedback", "comments.json").unlink()
     app = build()
-    assert redone(first, snapshot(app))[0] == {"kapitel-01/index", "kapitel-02/index"}
+    assert redone(first, snapshot(app)) == (set(), {"kapitel-01/index", "kapitel-02/index", "index"})
     assert page(app, "kapitel-01/index").select("ol.fb-comments") == []
