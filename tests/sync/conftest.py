@@ -1,0 +1,119 @@
+"""One site with every edition, one running feedback service, and the sync between them.
+
+The site is built once per session, as ``make site`` builds it; every sync in
+the tests then rebuilds it incrementally, just as in production. The service is
+the real one (``python -m feedback_service serve``) on a free port with its own
+SQLite database, serving that site, and every sync is the real command line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from sphinx_handbook.site import build_site
+from tests.browser.conftest import Service, _free_port, _wait_until_healthy, comments_file
+
+
+@dataclass
+class Handbook:
+    """The published site and the files the sync keeps beside it."""
+
+    site: Path
+    comments: Path
+
+    @property
+    def state(self) -> Path:
+        return self.comments.with_name("sync-state.json")
+
+    def editions(self) -> list[str]:
+        data = json.loads((self.site / "versions.json").read_text(encoding="utf-8"))
+        return [entry["version"] for entry in data["versions"]]
+
+    def sections(self, version: str) -> dict[str, str]:
+        """``{section id: url}`` of one published edition, from its manifest."""
+        manifest = self.site / version / "_feedback" / "sections.json"
+        return {s["id"]: s["url"] for s in json.loads(manifest.read_text(encoding="utf-8"))["sections"]}
+
+    def fingerprint(self) -> str:
+        """Everything a reader can see: where the site link points and every byte below it."""
+        digest = hashlib.sha256(os.readlink(self.site).encode())
+        root = self.site.resolve()
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def files(self) -> dict[str, bytes | None]:
+        """The comments file and the sync's cursor, byte for byte (None: absent)."""
+        return {path.name: path.read_bytes() if path.is_file() else None for path in (self.comments, self.state)}
+
+
+@pytest.fixture(scope="session")
+def handbook(tmp_path_factory) -> Handbook:
+    """Every edition of releases.toml, built and published once for the session."""
+    site = tmp_path_factory.mktemp("sync-site") / "site"
+    build_site(site, comments=comments_file(site))
+    return Handbook(site, comments_file(site))
+
+
+@pytest.fixture(scope="session")
+def service(handbook: Handbook, tmp_path_factory) -> Iterator[Service]:
+    work = tmp_path_factory.mktemp("sync-service")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "FEEDBACK_DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+        "FEEDBACK_SITE_DIR": str(handbook.site),
+        "FEEDBACK_ADMIN_TOKEN": secrets.token_urlsafe(24),
+        "FEEDBACK_RATE_LIMIT": "0",
+        "FEEDBACK_SERVICE_URL": url,
+        "FEEDBACK_COMMENTS_FILE": str(handbook.comments),
+    }
+    log = work / "service.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "feedback_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+    running = Service(url, handbook.site, env, log, process)
+    try:
+        _wait_until_healthy(running)
+        yield running
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def sync(service: Service, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -m feedback_service sync ARGS`` as an operator runs it (exit code not checked)."""
+    return subprocess.run(
+        [sys.executable, "-m", "feedback_service", "sync", *args],
+        cwd=service.log.parent, env={**service.env, **env}, capture_output=True, text=True, timeout=600,
+    )
+
+
+def post_approved(service: Service, section: str, version: str, text: str) -> str:
+    """A reader's comment, approved by an editor; returns its id."""
+    answer = requests.post(
+        f"{service.url}/api/v1/comments",
+        json={"section": section, "version": version, "text": text, "author": "Kämmerei Musterstadt", "consent": True},
+        timeout=10,
+    )
+    assert answer.status_code == 202, answer.text
+    comment_id = answer.json()["id"]
+    service.admin("POST", f"comments/{comment_id}/approve")
+    return comment_id
+
