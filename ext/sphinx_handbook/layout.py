@@ -1,4 +1,9 @@
-"""Page furniture shared by all HTML pages: legal links in the footer, accessible toctree captions and tables."""
+"""Page furniture of all HTML pages: legal links in the footer, and repairs.
+
+What Sphinx and furo render, the browser tests found wanting in places: toctree
+captions and table wrappers for assistive technology, and the German texts of
+the search page.
+"""
 
 from pathlib import Path
 
@@ -26,6 +31,12 @@ def _add_paths(app: Sphinx, config: Config) -> None:
 def _legal_links(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     titles = app.env.titles
     context["handbook_legal_links"] = [(doc, titles[doc].astext()) for doc in LEGAL_DOCS if doc in titles]
+
+
+def _search_texts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    if pagename == "search":
+        # After Sphinx's translations.js (priority 500), whose German texts it repairs.
+        app.add_js_file("search-de.js", priority=600)
 
 
 class HandbookTranslator(HTML5Translator):
@@ -83,4 +94,5 @@ def setup_layout(app: Sphinx) -> None:
     app.add_node(table_region, html=(visit_table_region, depart_table_region))
     app.add_post_transform(FocusableTableWrappers)
     app.add_css_file("handbook.css")
+    app.connect("html-page-context", _search_texts)
     app.connect("html-page-context", _legal_links)
