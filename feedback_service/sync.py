@@ -415,6 +415,7 @@ class BackgroundSync:
     def __init__(self, config: Config, paths: SyncPaths, every: float, jobs: str = "auto"):
         self.config, self.paths, self.every, self.jobs = config, paths, every, jobs
         self.stopping = threading.Event()
+        self.running = threading.Event()
         self.thread = threading.Thread(target=self._run, name="feedback-sync", daemon=True)
 
     def start(self) -> BackgroundSync:
@@ -433,14 +434,21 @@ class BackgroundSync:
             self.stopping.wait(0.2)
         return not self.stopping.is_set()
 
+    def _once(self) -> int:
+        self.running.set()
+        try:
+            return _once(self.config, self.paths, self.jobs)
+        finally:
+            self.running.clear()
+
     def _run(self) -> None:
         if self._service_answers():
-            run_periodically(self.every, lambda: _once(self.config, self.paths, self.jobs), self.stopping)
+            run_periodically(self.every, self._once, self.stopping)
 
     def stop(self, patience: float = 30) -> None:
         """Stop after the run in progress (Ctrl-C has already ended its Sphinx processes)."""
         self.stopping.set()
-        if self.thread.is_alive():
+        if self.running.is_set():
             print("Warte auf den laufenden Abgleich …", file=sys.stderr, flush=True)
         self.thread.join(patience)
 
@@ -485,6 +493,12 @@ def _once(config: Config, paths: SyncPaths, jobs: str) -> int:
     except SyncError as exc:
         print(f"[{stamp}] FEHLER beim Abgleich: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
+    except OSError as exc:
+        # The comments file, the cursor or the lock cannot be written: whatever
+        # was replaced was replaced whole, so the next run starts from a sane state.
+        print(f"[{stamp}] FEHLER beim Abgleich: {exc.filename} lässt sich nicht anlegen oder schreiben "
+              f"({exc.strerror or exc}).", file=sys.stderr, flush=True)
+        return EXIT_CONFIG
     print(f"[{stamp}] Abgleich mit {config.service_url}: {result.summary()}", flush=True)
     return EXIT_OK
 
