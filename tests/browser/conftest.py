@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -139,27 +140,31 @@ def comments_file(site: Path) -> Path:
     return site.parent / "comments.json"
 
 
-@pytest.fixture(scope="session")
-def service(site_dir: Path, tmp_path_factory) -> Iterator[Service]:
-    work = tmp_path_factory.mktemp("browser-service")
+@contextmanager
+def running_service(site: Path, work: Path) -> Iterator[Service]:
+    """The real service (``python -m feedback_service serve``) on a free port.
+
+    It serves ``site`` with its own SQLite database in ``work`` (also its working
+    directory and the place of its log); its sync writes ``comments_file(site)``.
+    """
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "FEEDBACK_DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
-        "FEEDBACK_SITE_DIR": str(site_dir),
+        "FEEDBACK_SITE_DIR": str(site),
         "FEEDBACK_ADMIN_TOKEN": secrets.token_urlsafe(24),
         "FEEDBACK_RATE_LIMIT": "0",
         "FEEDBACK_SERVICE_URL": url,
-        "FEEDBACK_COMMENTS_FILE": str(comments_file(site_dir)),
+        "FEEDBACK_COMMENTS_FILE": str(comments_file(site)),
     }
     log = work / "service.log"
     with open(log, "w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "feedback_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+            cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT,
         )
-    running = Service(url, site_dir, env, log, process)
+    running = Service(url, site, env, log, process)
     try:
         _wait_until_healthy(running)
         yield running
@@ -170,6 +175,12 @@ def service(site_dir: Path, tmp_path_factory) -> Iterator[Service]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="session")
+def service(site_dir: Path, tmp_path_factory) -> Iterator[Service]:
+    with running_service(site_dir, tmp_path_factory.mktemp("browser-service")) as running:
+        yield running
 
 
 def _wait_until_healthy(running: Service) -> None:
