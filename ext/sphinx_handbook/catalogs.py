@@ -89,7 +89,7 @@ def main() -> int:
         catalog = update(language, messages)
         catalog_path(language, "po").parent.mkdir(parents=True, exist_ok=True)
         with catalog_path(language, "po").open("wb") as handle:
-            write_po(handle, catalog, width=100, sort_output=True)
+            write_po(handle, catalog, width=100, sort_output=True, include_lineno=False)
         with catalog_path(language, "mo").open("wb") as handle:
             write_mo(handle, catalog)
         untranslated = [m.id for m in catalog if m.id and (not m.string or m.string == ("", ""))]

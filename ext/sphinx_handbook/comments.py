@@ -10,9 +10,9 @@ the ``feedback`` domain. When the file changes, exactly the documents whose
 digest changed are written again, so one approved comment rebuilds its own page
 and not the whole handbook. They are not read again: comments enter a page only
 when it is written (``form.py``), so the handler is an ``env-get-updated`` one
-(documents to write) rather than ``env-get-outdated`` (documents to read) — on
-the tenfold handbook (``bench/ext_bench.py``) reading the page again, in a
-worker process with ``-j auto``, was most of the cost above a no-op rebuild.
+(documents to write) rather than ``env-get-outdated`` (documents to read):
+reading would parse the page again, and under ``-j auto`` send the whole
+environment through a worker process, for nothing.
 
 Comments are plain text. Rendering escapes every character, splits paragraphs
 on blank lines, turns single newlines into ``<br>`` and http(s) URLs into links
@@ -244,7 +244,7 @@ def render_text(text: str) -> str:
 def format_time(moment: datetime, language: str) -> str:
     """``20. November 2026, 10:30 Uhr``: the date and time in Germany."""
     try:
-        locale = Locale.parse(language or "de", sep="-")
+        locale = Locale.parse((language or "de").replace("-", "_"))
     except (UnknownLocaleError, ValueError):
         locale = Locale("de")
     return format_datetime(moment, _("d. MMMM y, HH:mm 'Uhr'"), tzinfo=READERS_TIMEZONE, locale=locale)
