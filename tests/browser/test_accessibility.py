@@ -98,6 +98,14 @@ def test_no_page_needs_horizontal_scrolling_at_320_px(new_page, site_dir):
             )
             if width > 320 or sticking_out:
                 overflowing[f"{version}/{path}"] = (width, sticking_out)
+        title_cut_off = page.evaluate(
+            """() => {
+                const bar = document.querySelector('.mobile-header').getBoundingClientRect();
+                const title = document.querySelector('.mobile-header .brand').getBoundingClientRect();
+                return title.top < bar.top || title.bottom > bar.bottom;
+            }"""
+        )
+        assert not title_cut_off, f"{version}: the title in the top bar is cut off at 320 px"
     assert not overflowing, f"at 320 px these pages are wider than the screen: {overflowing}"
 
 
