@@ -249,6 +249,8 @@ def versions_payload(releases: list[Release], editions: dict[str, Edition]) -> d
         if manifest.is_file():
             data = json.loads(manifest.read_text(encoding="utf-8"))
             sections = {entry["id"]: entry["url"] for entry in data.get("sections", [])}
+        html = editions[release.version].html
+        pages = sorted(page.relative_to(html).as_posix() for page in html.rglob("*.html")) if html.is_dir() else []
         payload["editions"].append({
             "version": release.version,
             "title": release.title,
@@ -256,6 +258,7 @@ def versions_payload(releases: list[Release], editions: dict[str, Edition]) -> d
             "path": f"/{release.version}/",
             "pdf": PDF_NAME,
             "sections": sections,
+            "pages": pages,
         })
     return payload
 

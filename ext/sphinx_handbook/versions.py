@@ -50,12 +50,16 @@ def _page_ids(env: BuildEnvironment, docname: str) -> list[str]:
     return [anchor[1:] for anchor in anchors if anchor.startswith("#")]
 
 
+def _pages(edition: dict) -> set[str]:
+    """The pages of an edition: all it lists (glossary, legal pages …) and those with sections."""
+    return set(edition.get("pages", ())) | {url.split("#", 1)[0] for url in edition["sections"].values()}
+
+
 def _target(edition: dict, page_url: str, ids: list[str]) -> tuple[str, dict[str, str]]:
     """Where a reader of this page lands in ``edition``, and the sections JS can refine to."""
     sections: dict[str, str] = edition["sections"]
     same = {sid: sections[sid] for sid in ids if sid in sections}
-    pages = {url.split("#", 1)[0] for url in sections.values()}
-    if page_url in pages:
+    if page_url in _pages(edition):
         return page_url, same
     if same:
         return next(iter(same.values())), same
@@ -127,7 +131,7 @@ def _outdated(app: Sphinx, env: BuildEnvironment, added, changed, removed) -> li
             for edition in data["editions"]:
                 page = docname + ".html"
                 digest.update(json.dumps([edition["version"], edition["path"], edition.get("title"), edition.get("date"),
-                                          page in {u.split("#", 1)[0] for u in edition["sections"].values()},
+                                          page in _pages(edition),
                                           {sid: edition["sections"].get(sid) for sid in ids}], sort_keys=True).encode())
             digest.update(str(data.get("latest")).encode())
         current[docname] = digest.hexdigest()

@@ -345,6 +345,21 @@ def test_switcher_in_an_older_edition_leads_to_the_same_section(handbook, sectio
             assert json.loads(link["data-handbook-sections"])[shared] == f"/{newest}/{handbook.sections(newest)[shared]}"
 
 
+def test_switcher_without_javascript_stays_on_the_same_page_where_it_exists(handbook):
+    editions = handbook.editions()
+    for version in editions:
+        root = handbook.site / version
+        for page in sorted(root.rglob("*.html")):
+            relative = page.relative_to(root).as_posix()
+            switcher = _Switcher()
+            switcher.feed(page.read_text(encoding="utf-8"))
+            for other in editions:
+                if (handbook.site / other / relative).is_file():
+                    assert any(link["href"] == f"/{other}/{relative}" for link in switcher.links), (
+                        f"{version}/{relative}: the link to edition {other} leaves the page"
+                    )
+
+
 # -- periodic sync -------------------------------------------------------------------
 
 
