@@ -1,0 +1,181 @@
+"""feedback.js in Debian's Chromium: sending, field errors, a lost connection and its retry, withdrawing.
+
+The page is the test handbook as Sphinx builds it, served over HTTP. The service's
+answers come from Playwright's router, so that each answer the script must handle
+(no connection, a 422 naming a field, a 429) can be given on demand; the real
+service behind the real site is driven in ``tests/browser``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from sphinx.testing.util import SphinxTestApp
+
+from .conftest import ROOTS
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+PAGE = "kapitel-02/index.html"
+SECTION = "beteiligung"
+CREATED = {"id": "c_1", "status": "pending", "delete_token": "geheim-123"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The test handbook, built and served on a free local port."""
+    srcdir = tmp_path_factory.mktemp("script") / "handbook"
+    shutil.copytree(ROOTS / "test-feedback", srcdir)
+    app = SphinxTestApp("html", srcdir=srcdir)
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(app.outdir))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        reason = f"{CHROMIUM} fehlt: `apt-get install chromium` installiert den Browser."
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                              args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+class Service:
+    """Answers the page's API calls in the given order and keeps the requests."""
+
+    def __init__(self, page, *answers) -> None:
+        self.answers = list(answers)
+        self.requests = []
+        page.route("**/api/v1/comments**", self._answer)
+
+    def _answer(self, route, request) -> None:
+        self.requests.append(request)
+        status, body = self.answers.pop(0)
+        if status is None:
+            route.abort("internetdisconnected")
+        elif body is None:
+            route.fulfill(status=status)
+        else:
+            route.fulfill(status=status, content_type="application/json", body=json.dumps(body))
+
+
+@pytest.fixture
+def page(browser, site):
+    context = browser.new_context(base_url=site)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors: {errors}"
+
+
+def open_form(page):
+    page.goto(f"/{PAGE}")
+    box = page.locator("details.fb-box").filter(has=page.locator(f'input[name="section"][value="{SECTION}"]'))
+    box.locator("summary").click()
+    return box.locator("form")
+
+
+def test_lost_connection_keeps_the_text_and_the_retry_reuses_its_key(page):
+    service = Service(page, (None, None), (202, CREATED))
+    form = open_form(page)
+    form.locator("textarea[name=text]").fill("Das Rezept hat uns geholfen.")
+    form.locator("input[name=consent]").check()
+    form.locator("button[type=submit]").click()
+    status = form.locator("[role=status]")
+    page.wait_for_function("s => s.textContent.includes('Keine Verbindung')", arg=status.element_handle())
+    assert form.locator("textarea[name=text]").input_value() == "Das Rezept hat uns geholfen."
+    assert page.url.endswith(PAGE), "the page navigated"
+
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("s => s.textContent.startsWith('Danke!')", arg=status.element_handle())
+    assert form.locator("textarea[name=text]").input_value() == ""
+    first, second = service.requests
+    assert first.headers["idempotency-key"] == second.headers["idempotency-key"] != ""
+    assert second.method == "POST" and second.headers["content-type"] == "application/json"
+    sent = json.loads(second.post_data)
+    assert sent == {
+        "text": "Das Rezept hat uns geholfen.", "author": "", "email": "", "kind": "comment", "consent": True,
+        "website": "", "section": SECTION, "version": "2.0", "return_to": f"/{PAGE}#{SECTION}",
+    }
+
+
+def test_a_new_message_after_success_gets_a_new_key_and_can_be_withdrawn(page):
+    service = Service(page, (202, CREATED), (204, None))
+    form = open_form(page)
+    form.locator("textarea[name=text]").fill("Bitte ergänzen Sie ein Beispiel.")
+    form.locator("input[value=correction]").check()
+    form.locator("button[type=submit]").click()
+    withdraw = form.locator("button.fb-withdraw")
+    withdraw.click()
+    page.wait_for_function("s => s.textContent.includes('zurückgezogen')",
+                           arg=form.locator("[role=status]").element_handle())
+    assert withdraw.count() == 0
+    sent, deleted = service.requests
+    assert json.loads(sent.post_data)["kind"] == "correction"
+    assert deleted.method == "DELETE" and deleted.url.endswith("/api/v1/comments/c_1")
+    assert deleted.headers["x-delete-token"] == "geheim-123"
+
+
+def test_field_error_is_shown_at_the_field_and_cleared_by_the_next_try(page):
+    message = "Diese E-Mail-Adresse kann nicht stimmen."
+    service = Service(
+        page,
+        (422, {"error": {"code": "invalid", "message": message, "field": "email"}}),
+        (202, CREATED),
+    )
+    form = open_form(page)
+    form.locator("textarea[name=text]").fill("Ein Hinweis.")
+    email = form.locator("input[name=email]")
+    email.fill("redaktion@example.invalid")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("e => e.getAttribute('aria-invalid') === 'true'", arg=email.element_handle())
+    note = page.locator(f"[id='{email.get_attribute('aria-describedby')}']")
+    assert note.text_content() == message and note.is_visible()
+    assert email.evaluate("(e) => e.closest('.fb-field').contains(document.getElementById(e.getAttribute('aria-describedby')))")
+    assert form.locator("[role=status]").text_content() == message
+    assert email.evaluate("e => e === document.activeElement")
+    assert form.locator("textarea[name=text]").input_value() == "Ein Hinweis."
+
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("e => !e.hasAttribute('aria-invalid')", arg=email.element_handle())
+    assert form.locator(".fb-error").count() == 0
+    assert len(service.requests) == 2
+
+
+def test_other_refusals_are_said_in_the_status_and_keep_the_text(page):
+    Service(page, (429, {"error": {"code": "rate_limited", "message": "Zu viele Kommentare.", "field": None}}),
+            (503, None))
+    form = open_form(page)
+    form.locator("textarea[name=text]").fill("Noch ein Gedanke.")
+    status = form.locator("[role=status]")
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("s => s.textContent === 'Zu viele Kommentare.'", arg=status.element_handle())
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("s => s.textContent.includes('Fehler 503')", arg=status.element_handle())
+    assert form.locator("textarea[name=text]").input_value() == "Noch ein Gedanke."
+    assert form.locator("[aria-invalid]").count() == 0
