@@ -15,6 +15,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,9 +69,9 @@ def handbook(tmp_path_factory) -> Handbook:
     return Handbook(site, comments_file(site))
 
 
-@pytest.fixture(scope="session")
-def service(handbook: Handbook, tmp_path_factory) -> Iterator[Service]:
-    work = tmp_path_factory.mktemp("sync-service")
+@contextmanager
+def running_service(handbook: Handbook, work: Path) -> Iterator[Service]:
+    """``python -m feedback_service serve`` on a free port with its own database in ``work``."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
@@ -95,6 +96,12 @@ def service(handbook: Handbook, tmp_path_factory) -> Iterator[Service]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def service(handbook: Handbook, tmp_path_factory) -> Iterator[Service]:
+    with running_service(handbook, tmp_path_factory.mktemp("sync-service")) as running:
+        yield running
 
 
 def sync(service: Service, *args: str, **env: str) -> subprocess.CompletedProcess:

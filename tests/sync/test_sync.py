@@ -25,7 +25,7 @@ import requests
 from tests.browser.conftest import _free_port
 from tests.conftest import ROOT
 
-from .conftest import Handbook, post_approved, sync
+from .conftest import Handbook, post_approved, running_service, sync
 
 pytestmark = pytest.mark.slow
 
@@ -260,6 +260,32 @@ def test_failed_build_keeps_site_comments_file_and_cursor(waiting_comment, servi
     assert result.returncode == 0, result.stderr
     assert "1 Kommentar(e) neu" in result.stdout
     assert pages_containing(handbook.site / "latest", waiting_comment) != []
+
+
+def test_export_in_several_pages_arrives_whole(handbook, sections, tmp_path):
+    """After a long pause the service answers in pages; the sync follows them to the end."""
+    from feedback_service import db, moderation
+    from feedback_service.sync import ExportClient
+
+    with running_service(handbook, tmp_path) as other:
+        posted = []
+        with requests.Session() as client:
+            for number in range(moderation.EXPORT_PAGE + 2):
+                answer = client.post(f"{other.url}/api/v1/comments", timeout=10, json={
+                    "section": sections["shared"], "version": sections["newest"],
+                    "text": f"Kommentar Nummer {number}", "consent": True,
+                })
+                posted.append(answer.json()["id"])
+        with db.Database(other.env["FEEDBACK_DATABASE_URL"]).session() as conn:
+            for comment_id in posted:
+                moderation.approve(conn, comment_id)
+
+        exporter = ExportClient(other.url, other.env["FEEDBACK_ADMIN_TOKEN"])
+        export = exporter.changes_since("1")
+
+    assert not export.full
+    assert [change["comment"]["id"] for change in export.changes] == posted[1:]
+    assert export.cursor == str(len(posted))
 
 
 # -- the version switcher ----------------------------------------------------------
