@@ -29,6 +29,11 @@ SECTION = "beteiligung"
 CREATED = {"id": "c_1", "status": "pending", "delete_token": "geheim-123"}
 
 
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args) -> None:
+        """Serves without a line per request on stderr."""
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """The test handbook, built and served on a free local port."""
@@ -39,9 +44,7 @@ def site(tmp_path_factory):
         app.build()
     finally:
         app.cleanup()
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(app.outdir))
-    handler.log_message = lambda *args: None
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(app.outdir)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
