@@ -128,7 +128,7 @@ def _check_page(data: object) -> tuple[str, bool, bool, list[dict]]:
 class ExportClient:
     """Reads ``GET /api/v1/admin/export`` with the admin token."""
 
-    def __init__(self, service_url: str, token: str, session: requests.Session | None = None):
+    def __init__(self, service_url: str, token: str):
         if not token:
             raise SyncError(
                 "FEEDBACK_ADMIN_TOKEN ist nicht gesetzt (und var/feedback-admin-token fehlt): ohne "
@@ -136,7 +136,7 @@ class ExportClient:
             )
         self.url = service_url.rstrip("/") + EXPORT_PATH
         self.service_url = service_url
-        self.session = session or requests.Session()
+        self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
 
     def _page(self, cursor: str) -> object:
@@ -313,32 +313,25 @@ def _read_state(path: Path) -> dict:
 
 
 @contextmanager
-def _exclusive(lock: Path, say: Callable[[str], None]) -> Iterator[None]:
+def _exclusive(lock: Path) -> Iterator[None]:
     """One sync at a time (the timer, ``make serve`` and a manual run may meet)."""
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(lock, "w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            say("Ein anderer Abgleich läuft gerade; warte, bis er fertig ist …")
+            print("Ein anderer Abgleich läuft gerade; warte, bis er fertig ist …", flush=True)
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield
 
 
-def sync_once(
-    config: Config,
-    paths: SyncPaths,
-    *,
-    session: requests.Session | None = None,
-    say: Callable[[str], None] = print,
-    jobs: str = "auto",
-) -> SyncResult:
+def sync_once(config: Config, paths: SyncPaths, jobs: str = "auto") -> SyncResult:
     """One complete merge; raises :class:`SyncError` having changed nothing."""
     from sphinx_handbook.site import SiteError, build_site
 
     started = time.monotonic()
-    client = ExportClient(config.service_url, config.admin_token, session)
-    with _exclusive(paths.lock, say):
+    client = ExportClient(config.service_url, config.admin_token)
+    with _exclusive(paths.lock):
         state = _read_state(paths.state)
         current = CommentsFile.read(paths.comments)
         known = state.get("service") == config.service_url and current.raw is not None
@@ -397,15 +390,14 @@ def backoff(every: float, failures: int) -> float:
     return min(every * 2 ** (failures - 1), max(every, BACKOFF_CAP))
 
 
-def run_periodically(every: float, once: Callable[[], int], stop: threading.Event,
-                     say: Callable[[str], None] = print) -> None:
+def run_periodically(every: float, once: Callable[[], int], stop: threading.Event) -> None:
     """Run ``once`` every ``every`` seconds until ``stop`` is set; back off on failure."""
     failures = 0
     while not stop.is_set():
         failures = 0 if once() == EXIT_OK else failures + 1
         delay = backoff(every, failures)
         if failures:
-            say(f"Nächster Versuch in {delay:.0f} s.")
+            print(f"Nächster Versuch in {delay:.0f} s.", flush=True)
         stop.wait(delay)
 
 
