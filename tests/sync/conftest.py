@@ -11,11 +11,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +21,7 @@ import pytest
 import requests
 
 from sphinx_handbook.site import build_site
-from tests.browser.conftest import Service, _free_port, _wait_until_healthy, comments_file
+from tests.browser.conftest import Service, comments_file, running_service
 
 
 @dataclass
@@ -69,38 +67,9 @@ def handbook(tmp_path_factory) -> Handbook:
     return Handbook(site, comments_file(site))
 
 
-@contextmanager
-def running_service(handbook: Handbook, work: Path) -> Iterator[Service]:
-    """``python -m feedback_service serve`` on a free port with its own database in ``work``."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "FEEDBACK_DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
-        "FEEDBACK_SITE_DIR": str(handbook.site),
-        "FEEDBACK_ADMIN_TOKEN": secrets.token_urlsafe(24),
-        "FEEDBACK_RATE_LIMIT": "0",
-        "FEEDBACK_SERVICE_URL": url,
-        "FEEDBACK_COMMENTS_FILE": str(handbook.comments),
-    }
-    log = work / "service.log"
-    with open(log, "w") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "feedback_service", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT,
-        )
-    running = Service(url, handbook.site, env, log, process)
-    try:
-        _wait_until_healthy(running)
-        yield running
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def service(handbook: Handbook, tmp_path_factory) -> Iterator[Service]:
-    with running_service(handbook, tmp_path_factory.mktemp("sync-service")) as running:
+    with running_service(handbook.site, tmp_path_factory.mktemp("sync-service")) as running:
         yield running
 
 

@@ -22,10 +22,10 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import requests
 
-from tests.browser.conftest import _free_port
+from tests.browser.conftest import _free_port, running_service
 from tests.conftest import ROOT
 
-from .conftest import Handbook, post_approved, running_service, sync
+from .conftest import Handbook, post_approved, sync
 
 pytestmark = pytest.mark.slow
 
@@ -267,7 +267,7 @@ def test_export_in_several_pages_arrives_whole(handbook, sections, tmp_path):
     from feedback_service import db, moderation
     from feedback_service.sync import ExportClient
 
-    with running_service(handbook, tmp_path) as other:
+    with running_service(handbook.site, tmp_path) as other:
         posted = []
         with requests.Session() as client:
             for number in range(moderation.EXPORT_PAGE + 2):
