@@ -5,6 +5,7 @@ only ``docs/`` comes from the edition's commit.
 """
 
 import os
+from pathlib import Path
 from datetime import date
 
 # -- Edition -------------------------------------------------------------------
@@ -50,6 +51,9 @@ root_doc = "index"
 source_suffix = {".md": "markdown"}
 exclude_patterns = []
 templates_path = []
+# German for the theme strings Sphinx's and furo's catalogues leave in English.
+locale_dirs = [str(Path(__file__).parent / "ext" / "sphinx_handbook" / "locale")]
+gettext_compact = False
 numfig = False
 smartquotes = True
 

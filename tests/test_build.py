@@ -122,3 +122,26 @@ def test_a_failed_pdf_build_makes_make_pdf_fail(tmp_path):
     assert result.returncode != 0
     assert "PDF" in result.stderr
     assert "kein PDF" in result.stderr or "kein gültiges PDF" in result.stderr
+
+
+def test_theme_strings_are_german(html_build):
+    page = (html_build / "kapitel-03" / "index.html").read_text(encoding="utf-8")
+    for english in (">Back to top<", "<span>Next</span>", "<span>Previous</span>", 'title="Link to this heading"'):
+        assert english not in page.replace("\n", "").replace("  ", ""), english
+    assert "Nach oben" in page
+    assert 'title="Link zu dieser Überschrift"' in page
+
+
+def test_the_theme_catalogue_is_compiled_from_its_source():
+    import io
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    from sphinx_handbook.catalogs import THEME_CATALOG
+
+    with THEME_CATALOG.open("rb") as handle:
+        catalog = read_po(handle, locale="de", domain="sphinx")
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    assert THEME_CATALOG.with_suffix(".mo").read_bytes() == compiled.getvalue()

@@ -96,7 +96,20 @@ def main() -> int:
         for message in untranslated:
             print(f"{language}: untranslated: {message!r}", file=sys.stderr)
         missing += len(untranslated)
+    compile_theme_catalog()
     return 1 if missing else 0
+
+
+# German for strings of furo and Sphinx that their own catalogues leave in
+# English; written by hand, conf.py puts LOCALE_DIR first in ``locale_dirs``.
+THEME_CATALOG = LOCALE_DIR / "de" / "LC_MESSAGES" / "sphinx.po"
+
+
+def compile_theme_catalog() -> None:
+    with THEME_CATALOG.open("rb") as handle:
+        catalog = read_po(handle, locale="de", domain="sphinx")
+    with THEME_CATALOG.with_suffix(".mo").open("wb") as handle:
+        write_mo(handle, catalog)
 
 
 if __name__ == "__main__":
