@@ -21,12 +21,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from tests.conftest import ROOT
+
+from .helpers import PageWatch, watched_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No network but loopback here and in CI: nothing in the browser may phone home.
@@ -83,10 +84,6 @@ class Service:
     env: dict[str, str]
     log: Path
     process: subprocess.Popen = field(repr=False)
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).netloc
 
     def admin(self, method: str, path: str, **kwargs) -> requests.Response:
         """An editor's call to the admin API with the service's token."""
@@ -200,47 +197,21 @@ def _wait_until_healthy(running: Service) -> None:
 # -- Pages ---------------------------------------------------------------------
 
 
-@dataclass
-class PageWatch:
-    """What one browser context did that a reader must never suffer."""
-
-    own_host: str
-    foreign_requests: list[str] = field(default_factory=list)
-    script_errors: list[str] = field(default_factory=list)
-
-    def on_request(self, request) -> None:
-        parts = urlsplit(request.url)
-        if parts.scheme in ("data", "blob", "about"):
-            return
-        if parts.netloc != self.own_host:
-            self.foreign_requests.append(request.url)
-
-    def on_page_error(self, error) -> None:
-        self.script_errors.append(str(error))
-
-
 @pytest.fixture
 def new_page(browser, service: Service, request) -> Iterator[Callable[..., object]]:
     """Opens a page in a fresh browser context (``new_page(java_script_enabled=False)``…)."""
-    contexts = []
     watches: list[PageWatch] = []
     opened = request.node.stash.setdefault(PAGES, [])
 
     def open_page(**context_options):
-        context = browser.new_context(base_url=service.url, locale="de-DE", **context_options)
-        context.set_default_timeout(10_000)
-        watch = PageWatch(service.host)
-        context.on("request", watch.on_request)
-        page = context.new_page()
-        page.on("pageerror", watch.on_page_error)
-        contexts.append(context)
+        page, watch = watched_page(browser, service.url, **context_options)
         watches.append(watch)
         opened.append(page)
         return page
 
     yield open_page
-    for context in contexts:
-        context.close()
+    for page in opened:
+        page.context.close()
     foreign = [url for watch in watches for url in watch.foreign_requests]
     errors = [error for watch in watches for error in watch.script_errors]
     assert not foreign, f"Seiten haben fremde Hosts angefragt: {foreign}"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from axe_playwright_python.sync_playwright import Axe
 
@@ -47,3 +49,33 @@ def settle(page) -> None:
             requestAnimationFrame(look);
         })"""
     )
+
+
+@dataclass
+class PageWatch:
+    """What one browser context did that a reader must never suffer."""
+
+    own_host: str
+    foreign_requests: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)
+
+    def on_request(self, request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("data", "blob", "about"):
+            return
+        if parts.netloc != self.own_host:
+            self.foreign_requests.append(request.url)
+
+    def on_page_error(self, error) -> None:
+        self.script_errors.append(str(error))
+
+
+def watched_page(browser, base_url: str, **context_options):
+    """A page in a fresh browser context, and the watch on its requests and scripts."""
+    context = browser.new_context(base_url=base_url, locale="de-DE", **context_options)
+    context.set_default_timeout(10_000)
+    watch = PageWatch(urlsplit(base_url).netloc)
+    context.on("request", watch.on_request)
+    page = context.new_page()
+    page.on("pageerror", watch.on_page_error)
+    return page, watch
