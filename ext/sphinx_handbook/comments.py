@@ -12,7 +12,10 @@ and not the whole handbook. They are not read again: comments enter a page only
 when it is written (``form.py``), so the handler is an ``env-get-updated`` one
 (documents to write) rather than ``env-get-outdated`` (documents to read):
 reading would parse the page again, and under ``-j auto`` send the whole
-environment through a worker process, for nothing.
+environment through a worker process, for nothing. For the same reason such a
+page does not take its toctree parents along, which Sphinx writes with any
+page because a page read again may have a new title: here that would be the
+start page with the contents of the whole handbook, for every comment.
 
 Comments are plain text. Rendering escapes every character, splits paragraphs
 on blank lines, turns single newlines into ``<br>`` and http(s) URLs into links
@@ -296,7 +299,12 @@ def _load(app: Sphinx) -> None:
 
 
 def _changed_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
-    """The documents whose comments changed since they were last written."""
+    """The documents whose comments changed since they were last written.
+
+    A document read in this build lost its digest when it was cleared, so every
+    document returned here was written last with the same text: only its
+    comments changed.
+    """
     if not is_web_builder(app.builder):
         return []
     domain = env.domains["feedback"]
@@ -308,7 +316,28 @@ def _changed_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
         if domain.digests.get(docname, digest) != digest:
             changed.append(docname)
         domain.digests[docname] = digest
+    domain.comments_only = set(changed)
     return changed
+
+
+def _spare_toctree_parents(app: Sphinx, builder: Builder) -> None:
+    """Keep the pages written only for their comments from taking their toctree parents along.
+
+    ``Builder.write`` adds the parents (``env.files_to_rebuild``) right after this
+    event; they come back when the build ends.
+    """
+    if not is_web_builder(builder):
+        return
+    domain = app.env.domains["feedback"]
+    parents = app.env.files_to_rebuild
+    domain.spared_parents = {doc: parents.pop(doc) for doc in domain.comments_only if doc in parents}
+
+
+def _restore_toctree_parents(app: Sphinx, exception: Exception | None) -> None:
+    domain = app.env.domains["feedback"]
+    for docname, parents in domain.spared_parents.items():
+        app.env.files_to_rebuild.setdefault(docname, set()).update(parents)
+    domain.spared_parents = {}
 
 
 def _report_orphans(app: Sphinx, builder: Builder) -> None:
@@ -332,4 +361,6 @@ def setup_comments(app: Sphinx) -> None:
     )
     app.connect("builder-inited", _load)
     app.connect("env-get-updated", _changed_pages)
+    app.connect("write-started", _spare_toctree_parents)
+    app.connect("build-finished", _restore_toctree_parents)
     app.connect("write-started", _report_orphans)

@@ -89,6 +89,10 @@ class FeedbackDomain(Domain):
         super().__init__(env)
         self.edition: dict[str, list[Section]] = {}
         self.comments: Comments | None = None  # set when a web builder starts
+        # Pages written only because their comments changed, and the toctree
+        # parents they are kept from dragging along (see comments.py).
+        self.comments_only: set[str] = set()
+        self.spared_parents: dict[str, set[str]] = {}
 
     @property
     def sections(self) -> dict[str, list[tuple[str, str, str]]]:
