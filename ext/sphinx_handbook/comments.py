@@ -100,9 +100,6 @@ class Comments:
         for comment in self.all:
             self.by_section[comment.section].append(comment)
 
-    def count(self, section_id: str) -> int:
-        return len(self.by_section.get(section_id, ()))
-
     def threads(self, section_id: str) -> list[Thread]:
         """Top-level comments with their replies; a reply to a reply joins its thread.
 

@@ -56,7 +56,7 @@ class InsertFeedbackBoxes(SphinxPostTransform):
         by_id = {id_: node for node in self.document.findall(nodes.section) for id_ in node["ids"]}
         for section in sections:
             node = by_id.get(section.id)
-            if node is None:
+            if node is None:  # inside an ``only`` block for other builders
                 continue
             box = feedback_section(section=section.id, docname=docname, threads=domain.comments.threads(section.id))
             subsections = [index for index, child in enumerate(node.children) if isinstance(child, nodes.section)]

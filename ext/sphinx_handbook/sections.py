@@ -50,9 +50,14 @@ class Section:
     doc: str
 
     @property
+    def number_text(self) -> str:
+        """``3.2.1``."""
+        return ".".join(map(str, self.number))
+
+    @property
     def numbered_title(self) -> str:
         """The title as the table of contents shows it: ``3.2.1 Qualitätskultur entwickeln``."""
-        return f"{'.'.join(map(str, self.number))} {self.title}"
+        return f"{self.number_text} {self.title}"
 
 
 def is_web_builder(builder: Builder) -> bool:
@@ -188,7 +193,7 @@ def _write_manifest(app: Sphinx, exception: Exception | None) -> None:
         "sections": [
             {
                 "id": section.id,
-                "number": ".".join(map(str, section.number)),
+                "number": section.number_text,
                 "title": section.title,
                 "doc": section.doc,
                 "url": f"{app.builder.get_target_uri(section.doc)}#{section.id}",
