@@ -41,12 +41,22 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = ROOT / "build" / "test-artifacts"
+# A browser call that never returns (an evaluate in a page without JavaScript,
+# a hung renderer) fails its test with a stack trace instead of hanging the run.
+# It includes building the site for the first test.
+TEST_SECONDS = 240
 SERVICE_START_SECONDS = 30
 
 PAGES = pytest.StashKey[list]()
 
 
 # -- Chromium ------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(TEST_SECONDS))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -16,7 +16,10 @@ _AXE = Axe()
 
 
 def assert_accessible(page, what: str) -> None:
-    """axe-core finds no WCAG 2.1 A/AA violation on the page as it is now."""
+    """axe-core finds no WCAG 2.1 A/AA violation on the page as it is now.
+
+    The page must run JavaScript: in one that does not, axe-core never answers.
+    """
     results = _AXE.run(
         page,
         options={"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]},

@@ -66,6 +66,7 @@ def test_post_with_javascript_confirms_inline(page, service, section):
     [comment] = stored(service, text)
     assert comment["section"] == section["id"]
     assert comment["author"] == "Amt für Digitales, Musterstadt"
+    assert_accessible(page, "Kommentarformular nach dem Senden")
 
 
 def test_field_error_is_shown_next_to_the_field_and_text_is_kept(page, service, section):
@@ -107,6 +108,12 @@ def test_post_without_javascript_confirms_after_redirect(new_page, service, sect
     expect(confirmation).to_contain_text("Danke")
     [comment] = stored(service, text)
     assert comment["section"] == section["id"]
+    # axe-core is JavaScript: it checks the same address, whose fragment shows
+    # the same confirmation, in a page that runs scripts.
+    checked = new_page()
+    checked.goto(page.url)
+    expect(checked.locator(f"[id='fb-ok-{section['id']}']")).to_be_visible()
+    assert_accessible(checked, "Bestätigung nach dem Senden ohne JavaScript")
 
 
 def test_confirmation_is_hidden_until_a_comment_was_sent(new_page, section):
