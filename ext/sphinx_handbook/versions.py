@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.errors import ConfigError

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from sphinx.testing.util import SphinxTestApp
@@ -23,7 +21,6 @@ from .conftest import ROOTS
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
 PAGE = "kapitel-02/index.html"
 SECTION = "beteiligung"
 CREATED = {"id": "c_1", "status": "pending", "delete_token": "geheim-123"}
@@ -48,22 +45,6 @@ def site(tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        reason = f"{CHROMIUM} fehlt: `apt-get install chromium` installiert den Browser."
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                              args=["--no-sandbox", "--disable-gpu"])
-        yield chromium
-        chromium.close()
 
 
 class Service:

@@ -19,7 +19,7 @@ from feedback_service.config import SETTINGS, ConfigError, load_config
 from starlette.testclient import TestClient
 
 from .conftest import ADMIN, _free_port, wait_for
-from .test_api import VALID, submit
+from .test_api import submit
 
 ROOT = Path(__file__).resolve().parents[2]
 
