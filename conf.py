@@ -65,6 +65,7 @@ html_theme = "furo"
 html_title = f"{project} – Ausgabe {version}"
 html_short_title = "Kochbuch E-Government"
 html_last_updated_fmt = "%d.%m.%Y"
+html_favicon = str(Path(__file__).parent / "ext" / "sphinx_handbook" / "_static" / "favicon.svg")
 html_copy_source = False
 html_show_sourcelink = False
 html_sidebars = {
