@@ -75,6 +75,15 @@ def _log_config() -> dict:
     return config
 
 
+
+def _python() -> str:
+    """The interpreter to type: the project's venv when it runs from one (``make serve``)."""
+    executable = Path(sys.executable)
+    try:
+        return str(executable.relative_to(Path.cwd()))
+    except ValueError:
+        return "python"
+
 def _serve(args: argparse.Namespace, config: Config) -> int:
     import uvicorn
 
@@ -107,8 +116,8 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     lines += [
         '  curl -H "Authorization: Bearer $FEEDBACK_ADMIN_TOKEN" '
         f"'{base}/api/v1/admin/comments?status=pending'",
-        "  python -m feedback_service moderate list",
-        "  python -m feedback_service moderate approve <ID>",
+        f"  {_python()} -m feedback_service moderate list",
+        f"  {_python()} -m feedback_service moderate approve <ID>",
         "",
         "Beenden mit Strg+C.",
     ]
