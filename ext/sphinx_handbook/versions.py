@@ -33,12 +33,13 @@ def _load(app: Sphinx) -> dict | None:
         path = Path(app.confdir, app.config.feedback_versions_path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            editions = data["editions"]
-            for edition in editions:
-                edition["version"], edition["path"], edition["sections"]  # noqa: B018 (shape check)
+            for edition in data["editions"]:
+                if not isinstance(edition["version"], str) or not isinstance(edition["path"], str):
+                    raise TypeError("version und path müssen Texte sein")
+                edition["page_set"] = _pages(edition)
         except FileNotFoundError:
             data = None
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{path}: ungültige Ausgabendaten ({exc!r}).") from None
     app._handbook_versions = data
     return data
@@ -59,7 +60,7 @@ def _target(edition: dict, page_url: str, ids: list[str]) -> tuple[str, dict[str
     """Where a reader of this page lands in ``edition``, and the sections JS can refine to."""
     sections: dict[str, str] = edition["sections"]
     same = {sid: sections[sid] for sid in ids if sid in sections}
-    if page_url in _pages(edition):
+    if page_url in edition["page_set"]:
         return page_url, same
     if same:
         return next(iter(same.values())), same
@@ -127,12 +128,12 @@ def _outdated(app: Sphinx, env: BuildEnvironment, added, changed, removed) -> li
     for docname in env.found_docs:
         digest = hashlib.sha256()
         if data:
+            page_url = app.builder.get_target_uri(docname)
             ids = _page_ids(env, docname)
             for edition in data["editions"]:
-                page = docname + ".html"
-                digest.update(json.dumps([edition["version"], edition["path"], edition.get("title"), edition.get("date"),
-                                          page in _pages(edition),
-                                          {sid: edition["sections"].get(sid) for sid in ids}], sort_keys=True).encode())
+                links = [edition["version"], edition["path"], edition.get("title"), edition.get("date"),
+                         _target(edition, page_url, ids)]
+                digest.update(json.dumps(links, sort_keys=True).encode())
             digest.update(str(data.get("latest")).encode())
         current[docname] = digest.hexdigest()
     env.handbook_versions_digests = current
