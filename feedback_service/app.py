@@ -110,11 +110,16 @@ def error_response(error: ApiError) -> JSONResponse:
 # -- Public API ----------------------------------------------------------------
 
 async def health(request: Request) -> Response:
+    """Ok only when a write is committed: a read-only, full or vanished database is not."""
     service = _service(request)
     try:
-        await service.read(lambda conn: conn.scalar("SELECT 1 AS ok"))
-    except db.DatabaseError:
-        raise ApiError(503, "database_unavailable", "Die Datenbank antwortet nicht.")
+        await service.writer.run(db.probe_write)
+    except db.DatabaseError as exc:
+        log.error("health check failed: %s", exc)
+        raise ApiError(
+            503, "database_unavailable", "Die Datenbank nimmt gerade keine Daten an.",
+            headers={"Retry-After": "5"},
+        )
     return JSONResponse({"status": "ok"})
 
 
@@ -475,6 +480,12 @@ def create_app(config: Config | None = None) -> Starlette:
     async def lifespan(app):
         await run_in_threadpool(service.db.migrate)
         service.writer.start()
+        try:
+            await service.writer.run(db.probe_write)
+        except db.DatabaseError as exc:
+            service.close()
+            # uvicorn reports the failed start-up and exits non-zero.
+            raise RuntimeError(f"Die Datenbank nimmt keine Daten an: {exc}") from exc
         await _purge(service)
         purger = asyncio.create_task(_purge_periodically(service))
         try:
