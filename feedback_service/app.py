@@ -7,6 +7,7 @@ import hmac
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -23,6 +24,8 @@ from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
 from .ratelimit import RateLimiter
 from .sections import SectionCatalog
+from .security import SecurityHeaders
+from .server import BODY_TIMEOUT
 from .validation import (
     COMMENT_ID, MAX_BODY, is_honeypot, media_type, parse_body, safe_return_to,
     validate_submission, with_fragment,
@@ -139,11 +142,17 @@ async def read_body(request: Request) -> bytes:
         if int(declared) > MAX_BODY:
             raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(
+            408, "body_timeout", "Die Anfrage kam zu langsam an. Bitte senden Sie sie noch einmal.",
+        ) from None
     return b"".join(chunks)
 
 
@@ -312,13 +321,21 @@ async def admin_export(request: Request) -> Response:
 # -- Site ------------------------------------------------------------------------
 
 class SiteFiles:
-    """The built site as static files; a missing site answers 404, never an error."""
+    """The built site as static files, and nothing else.
+
+    No path with a dot-segment is served (``.buildinfo``, ``.doctrees/``), a
+    symlink counts only when it resolves inside the site's real directory, a
+    directory's redirect names a path, never the request's ``Host``, and a
+    missing site answers 404, never an error.
+    """
 
     def __init__(self, directory: Path):
         self.directory = directory
         self._files: StaticFiles | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if any(part.startswith(".") for part in scope["path"].split("/")):
+            raise HTTPException(404)
         if not self.directory.is_dir():
             response = HTMLResponse(
                 pages.page(
@@ -332,8 +349,26 @@ class SiteFiles:
             await response(scope, receive, send)
             return
         if self._files is None:
-            self._files = StaticFiles(directory=self.directory, html=True, follow_symlink=True)
-        await self._files(scope, receive, send)
+            # follow_symlink=False: Starlette resolves every path and serves it only
+            # inside the real directory, which it resolves per request (the published
+            # site is a symlink that the sync swaps).
+            self._files = StaticFiles(directory=self.directory, html=True, follow_symlink=False)
+
+        async def send_relative_redirects(message):
+            if message["type"] == "http.response.start" and message["status"] in (301, 307, 308):
+                message = {**message, "headers": [
+                    (name, _path_only(value) if name == b"location" else value)
+                    for name, value in message["headers"]
+                ]}
+            await send(message)
+
+        await self._files(scope, receive, send_relative_redirects)
+
+
+def _path_only(location: bytes) -> bytes:
+    """``http://any-host/2.0/?q`` → ``/2.0/?q``: a redirect never repeats a client's Host."""
+    parts = urlsplit(location.decode("latin-1"))
+    return urlunsplit(("", "", parts.path or "/", parts.query, "")).encode("latin-1")
 
 
 # -- Origin and CORS -------------------------------------------------------------
@@ -506,6 +541,7 @@ def create_app(config: Config | None = None) -> Starlette:
     )
     app.state.service = service
     app.add_middleware(OriginGuard, service=service)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -87,6 +87,8 @@ def _python() -> str:
 def _serve(args: argparse.Namespace, config: Config) -> int:
     import uvicorn
 
+    from . import server
+
     if args.site_dir is not None:
         os.environ["FEEDBACK_SITE_DIR"] = str(args.site_dir)  # read by the app factory
         config = load_config()
@@ -140,6 +142,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
             server_header=False,
             log_config=_log_config(),
             timeout_graceful_shutdown=5,
+            **server.uvicorn_options(),
         )
     finally:
         if background is not None:

@@ -151,3 +151,49 @@ def test_sigterm_stops_a_service_whose_writes_fail(site_dir, tmp_path):
         if process.poll() is None:
             process.kill()
             process.communicate()
+
+
+def test_slow_and_idle_clients_are_cut_off_while_others_are_served(site_dir, tmp_path):
+    import socket
+
+    from feedback_service.server import HEAD_TIMEOUT
+
+    process = _serve(tmp_path, site_dir, tmp_path / "feedback.sqlite3")
+    url = f"http://127.0.0.1:{process.port}"
+    try:
+        wait_for(lambda: _answers(url), timeout=30)
+        idle = socket.create_connection(("127.0.0.1", process.port))
+        drip = socket.create_connection(("127.0.0.1", process.port))
+        started = time.monotonic()
+        closed_at = None
+        request = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200
+        for index in range(len(request)):
+            try:
+                drip.sendall(request[index:index + 1])
+            except OSError:
+                closed_at = time.monotonic()
+                break
+            drip.settimeout(0.5)
+            try:
+                if drip.recv(1) == b"":
+                    closed_at = time.monotonic()
+                    break
+            except socket.timeout:
+                pass
+            if time.monotonic() - started > HEAD_TIMEOUT + 10:
+                break
+            assert httpx.get(f"{url}/api/v1/health", timeout=5).status_code == 200
+        assert closed_at is not None, "a client dripping its headers kept the connection"
+        assert closed_at - started < HEAD_TIMEOUT + 3
+        idle.settimeout(5)
+        assert idle.recv(1) == b"", "an idle connection was kept open"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
