@@ -5,7 +5,7 @@ One run (``python -m feedback_service sync``, ``make sync``):
 1. asks the service's admin export for the changes since the cursor it kept,
 2. applies them to the merged comments file (the builds' ``feedback_comments_path``),
 3. rebuilds every edition incrementally and publishes the site atomically
-   (``sphinx_handbook.site.build_site``),
+   (``handbook_editions.build_site``),
 4. and only then records the new cursor.
 
 When the service is unreachable, refuses the token or answers nonsense, nothing
@@ -41,7 +41,7 @@ import requests
 from .config import Config
 
 if TYPE_CHECKING:
-    from sphinx_handbook.site import SiteReport
+    from handbook_editions import SiteReport
 
 EXPORT_PATH = "/api/v1/admin/export"
 COMMENT_FIELDS = ("id", "section", "version", "author", "text", "created", "reply_to")
@@ -327,7 +327,7 @@ def _exclusive(lock: Path) -> Iterator[None]:
 
 def sync_once(config: Config, paths: SyncPaths, jobs: str = "auto") -> SyncResult:
     """One complete merge; raises :class:`SyncError` having changed nothing."""
-    from sphinx_handbook.site import SiteError, build_site
+    from handbook_editions import SiteError, build_site
 
     started = time.monotonic()
     client = ExportClient(config.service_url, config.admin_token)
@@ -447,13 +447,13 @@ class BackgroundSync:
 
 def start_in_background(config: Config, host: str, port: int, every: float) -> BackgroundSync:
     """``serve --sync-every``: sync from this very service, with its admin token."""
-    from sphinx_handbook.site import ROOT
+    from handbook_editions import find_root
 
     from .cli import _url_host
 
     local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
     own = replace(config, service_url=f"http://{_url_host(local)}:{port}")
-    paths = SyncPaths(comments=config.comments_file, site=config.site_dir, releases=ROOT / "releases.toml")
+    paths = SyncPaths(comments=config.comments_file, site=config.site_dir, releases=find_root() / "releases.toml")
     return BackgroundSync(own, paths, every).start()
 
 
@@ -506,7 +506,7 @@ def _interrupt_on_sigterm() -> None:
 def run(args: argparse.Namespace, config: Config) -> int:
     """``python -m feedback_service sync [--every SEKUNDEN]``."""
     # Imported here: the other commands of the service need no Sphinx (and cli imports us).
-    from sphinx_handbook.site import ROOT
+    from handbook_editions import find_root
 
     from .cli import TOKEN_FILE
 
@@ -514,7 +514,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         # The token `serve` generated for a local installation (make serve, make sync).
         config = replace(config, admin_token=TOKEN_FILE.read_text(encoding="utf-8").strip())
 
-    releases = args.releases or ROOT / "releases.toml"
+    releases = args.releases or find_root() / "releases.toml"
     paths = SyncPaths(comments=config.comments_file, site=config.site_dir, releases=releases)
     if threading.current_thread() is threading.main_thread():
         _interrupt_on_sigterm()
