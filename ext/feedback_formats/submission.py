@@ -24,6 +24,8 @@ KIND_LABELS = {
     "correction": "Fehler melden (nur an die Redaktion)",
     "barrier": "Barriere melden (nur an die Redaktion)",
 }
+# What a kind is called in a listing or a message.
+KIND_NAMES = {"comment": "Kommentar", "correction": "Fehlermeldung", "barrier": "Barrieremeldung"}
 # What a consent field carries when given: JSON ``true``, a checked box ``on``.
 CONSENT_VALUES = (True, "on")
 HELPFUL_VALUES = ("yes", "no")

@@ -71,6 +71,8 @@ def handbook(tmp_path_factory) -> Handbook:
 @pytest.fixture(scope="session")
 def service(handbook: Handbook, tmp_path_factory) -> Iterator[Service]:
     with running_service(handbook.site, tmp_path_factory.mktemp("sync-service")) as running:
+        # The sync runs in the service's working directory, away from the project.
+        running.env["FEEDBACK_RELEASES_FILE"] = str(ROOT / "releases.toml")
         yield running
 
 
