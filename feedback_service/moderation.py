@@ -120,8 +120,10 @@ def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
     what it has. Otherwise each changed comment appears once, as its state now.
     """
     last = db.last_change(conn)
+    database = db.database_id(conn)
     if since == 0 or since > last:
         return {
+            "database": database,
             "cursor": str(last),
             "full": True,
             "complete": True,
@@ -143,6 +145,7 @@ def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
         else:
             changes.append({"op": "delete", "id": comment_id})
     return {
+        "database": database,
         "cursor": str(rows[-1]["seq"] if rows else since),
         "full": False,
         "complete": complete,
