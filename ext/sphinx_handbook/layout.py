@@ -34,7 +34,7 @@ def _legal_links(app: Sphinx, pagename: str, templatename: str, context: dict, d
 
 
 def _search_texts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
-    if pagename == "search":
+    if pagename == "search" and app.config.language == "de":
         # After Sphinx's translations.js (priority 500), whose German texts it repairs.
         app.add_js_file("search-de.js", priority=600)
 
