@@ -338,7 +338,8 @@ def sync_once(
         known = state.get("service") == exporter.source and current.raw is not None
         cursor = str(state.get("cursor", "0")) if known else "0"
         export = exporter.changes_since(cursor)
-        expected = state.get("database") if known else None
+        # Whatever address the service has now, the published comments came from this database.
+        expected = state.get("database") if current.raw is not None else None
         if expected and export.database != expected:
             if not force:
                 raise SyncError(

@@ -37,7 +37,7 @@ def site(tmp_path) -> Path:
 
 def _paths(tmp_path: Path, site: Path) -> SyncPaths:
     return SyncPaths(comments=tmp_path / "var" / "comments.json", site=site,
-                     releases=tmp_path / "releases.toml")
+                     releases=tmp_path / "releases.toml", project=tmp_path)
 
 
 def _publish(service: ServiceProcess, count: int) -> list[str]:
