@@ -28,8 +28,8 @@ from . import comments, db, moderation, pages
 from .config import Config, load_config, normalise_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
-from .ratelimit import RateLimiter
-from .schemas import COMMENT_ID
+from .ratelimit import FailureThrottle, RateLimiter
+from .schemas import COMMENT_ID, MAX_ID
 from .sections import SectionCatalog
 from .security import SecurityHeaders
 from .server import BODY_TIMEOUT
@@ -54,7 +54,8 @@ class Service:
         self.reads = db.ReadPool(self.db)
         self.writer = db.Writer(self.db)
         self.catalog = SectionCatalog(config.site_dir)
-        self.limiter = RateLimiter(config.rate_limit)
+        self.limiter = RateLimiter(config.rate_limit, self.config.secret)
+        self.admin_failures = FailureThrottle(self.limiter)
         self.public = comments.PublicComments()
         self._loop_connection: db.Connection | None = None
 
@@ -218,6 +219,11 @@ async def section_comments(request: Request) -> Response:
             422, "section_required", "Bitte geben Sie den Abschnitt an (?section=ID).", "section"
         )
     service = _service(request)
+    if len(section) > MAX_ID or not any(
+        section in sections for sections in service.catalog.editions().values()
+    ):
+        # Only sections of a published edition reach the cache.
+        raise ApiError(422, "unknown_section", "Diesen Abschnitt gibt es in keiner Ausgabe.", "section")
     if service.db.dialect == "sqlite":
         # A cache hit costs one indexed read of a local file: cheaper inline than a thread hop.
         body = service.public.answer(service.loop_connection(), section)
@@ -228,7 +234,8 @@ async def section_comments(request: Request) -> Response:
 
 async def delete_own_comment(request: Request) -> Response:
     comment_id = request.path_params["comment_id"]
-    token = request.headers.get("x-delete-token") or request.query_params.get("token")
+    # Never from the query string: a token in a URL ends up in logs and histories.
+    token = request.headers.get("x-delete-token")
     if token is None and media_type(request.headers.get("content-type"))[0] == "application/json":
         data = parse_body(request.headers.get("content-type"), await read_body(request))
         token = data.get("token") if isinstance(data.get("token"), str) else None
@@ -254,10 +261,13 @@ def require_admin(request: Request) -> Service:
             503, "admin_disabled",
             "Die Verwaltung ist abgeschaltet: FEEDBACK_ADMIN_TOKEN ist nicht gesetzt.",
         )
+    address = client_address(request)
+    service.admin_failures.check(address)
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         given.strip().encode(), expected.encode()
     ):
+        service.admin_failures.fail(address)
         raise ApiError(
             401, "unauthorized",
             "Anmeldung erforderlich: Authorization: Bearer <FEEDBACK_ADMIN_TOKEN>.",

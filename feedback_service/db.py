@@ -135,6 +135,11 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         )
         """,
     ),
+    (
+        # The rate limit's key derives from the server secret, outside the database.
+        "0008_rate_key_outside_database",
+        "DROP TABLE rate_secrets; DELETE FROM rate_events",
+    ),
 )
 
 _IDENTITY = {
@@ -628,18 +633,6 @@ def store_idempotent_answer(
         "VALUES (?, ?, ?, ?, ?)",
         (key_hash, request_hash, status, body, now),
     )
-
-
-def rate_secret(conn: Connection, day: str) -> str | None:
-    return conn.scalar("SELECT secret FROM rate_secrets WHERE day = ?", (day,))
-
-
-def add_rate_secret(conn: Connection, day: str, secret: str) -> None:
-    conn.execute(
-        "INSERT INTO rate_secrets (day, secret) VALUES (?, ?) ON CONFLICT (day) DO NOTHING",
-        (day, secret),
-    )
-    conn.execute("DELETE FROM rate_secrets WHERE day < ?", (day,))
 
 
 def lock_rate_client(conn: Connection, client: str) -> None:

@@ -7,6 +7,7 @@ is what the sync's cursor walks.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -160,6 +161,18 @@ def purge(conn: db.Connection) -> dict[str, int]:
     return db.purge(conn, rejected_before, expired_before_ms)
 
 
+# What could turn a reader's words into markup: emphasis, code, links and
+# images (brackets), headings; "<" and "&" become entities, so no HTML and no
+# autolink survives. Dots, dashes and parentheses stay readable.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#])")
+
+
+def markdown_text(value: str) -> str:
+    """Reader's text as inert Markdown: no markup, no HTML, no link; reads the same."""
+    escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+
+
 def corrections_report(rows: list[dict]) -> str:
     """Markdown for the editors of the next edition, grouped by section."""
     lines = ["# Gemeldete Fehler", ""]
@@ -173,17 +186,18 @@ def corrections_report(rows: list[dict]) -> str:
         by_section.setdefault(key, []).append(row)
     for (number, title, section_id), items in sorted(by_section.items(), key=_section_order):
         heading = " ".join(part for part in (number, title) if part) or section_id
-        lines += ["", f"## {heading}", "", f"Abschnitts-ID: `{section_id}`", ""]
+        lines += ["", f"## {markdown_text(heading)}", "",
+                  f"Abschnitts-ID: `{section_id}`", ""]
         for row in items:
-            who = row["author"] or "anonym"
+            who = markdown_text(row["author"]) if row["author"] else "anonym"
             if row["email"]:
-                who += f" <{row['email']}>"
+                who += f" ({markdown_text(row['email'])})"
             lines.append(
-                f"- **{row['created']}**, Ausgabe {row['version']}, {who} "
+                f"- **{row['created']}**, Ausgabe {markdown_text(row['version'])}, {who} "
                 f"(`{row['id']}`, {row['status']}):"
             )
             for text_line in row["text"].splitlines():
-                lines.append(f"  > {text_line}" if text_line else "  >")
+                lines.append(f"  > {markdown_text(text_line)}" if text_line else "  >")
     return "\n".join(lines) + "\n"
 
 
