@@ -384,6 +384,8 @@ def test_the_leichte_sprache_page_follows_the_checkable_rules(pages):
     assert ";" not in " ".join(sentences)
     for topic in ("Fehler melden", "Barriere melden", "Kommentar"):
         assert topic in text
+    # § 4 BITV 2.0: the page also explains the accessibility statement and links it.
+    assert "{doc}`barrierefreiheit`" in text
 
 
 # -- style: what docs/STIL.md asks that a program can check ---------------------
