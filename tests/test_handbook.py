@@ -36,8 +36,7 @@ HEADING = re.compile(r"^(#{1,6}) (.+)$")
 FENCE = re.compile(r"^(```|~~~)")
 WORD = re.compile(r"\w[\w\-:]*")
 RECIPE = re.compile(r"^:{3,}\{rezept\}")
-MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
-          "Oktober", "November", "Dezember")
+MONTHS = CONF["_MONTHS"]  # conf.py writes the edition's German date with these
 CHECKED = re.compile(rf"\(geprüft am (\d{{1,2}})\. ({'|'.join(MONTHS)}) (\d{{4}})\)")
 SOURCES_TITLE = "Rechtsgrundlagen und Quellen"
 
