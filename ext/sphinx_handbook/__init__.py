@@ -2,9 +2,9 @@
 
 from sphinx.application import Sphinx
 
-from .catalogs import LOCALE_DIR, compile_catalogs
 from .comments import setup_comments
 from .form import setup_form
+from .i18n import LOCALE_DIR, compile_catalogs
 from .layout import setup_layout
 from .newest import setup_newest
 from .recipe import setup_recipe
