@@ -37,7 +37,8 @@ KEYWORDS = {"_": None, "__": None, "ngettext": (1, 2), "handbook_": None}
 SOURCES = {
     "feedback": ("comments.py", "form.py", "newest.py", "sections.py", "_templates/feedback/*.html",
                  "_templates/feedback-*.html"),
-    "handbook": ("versions.py", "recipe.py", "_templates/handbook/*.html", "_templates/handbook-*.html"),
+    "handbook": ("layout.py", "versions.py", "recipe.py", "_templates/handbook/*.html", "_templates/handbook-*.html",
+                 "_templates/page.html"),
 }
 
 Message = str | tuple[str, str]
