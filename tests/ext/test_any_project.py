@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import sphinx
 from bs4 import BeautifulSoup
+from feedback_formats.manifest import manifest_path
 
 from tests.conftest import ROOT, make
 
@@ -86,7 +87,7 @@ def _depth(section) -> int:
 
 def test_every_section_at_levels_two_and_three_has_a_box_and_a_manifest_entry(sphinx_docs):
     out = sphinx_docs["extended"][0]
-    manifest = json.loads((out / "_feedback" / "sections.json").read_text(encoding="utf-8"))
+    manifest = json.loads(manifest_path(out).read_text(encoding="utf-8"))
     by_doc: dict[str, list[str]] = {}
     for entry in manifest["sections"]:
         by_doc.setdefault(entry["doc"], []).append(entry["id"])
