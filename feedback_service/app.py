@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -55,7 +55,7 @@ class Service:
         self.writer = db.Writer(self.db)
         self.catalog = SectionCatalog(config.site_dir)
         self.limiter = RateLimiter(config.rate_limit, self.config.secret)
-        self.admin_failures = FailureThrottle(self.limiter)
+        self.admin_failures = FailureThrottle(self.limiter, *config.login_limit)
         self.public = comments.PublicComments()
         self._loop_connection: db.Connection | None = None
 
@@ -436,12 +436,24 @@ async def on_http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 405:
         return error_response(ApiError(
             405, "method_not_allowed", "Diese Methode ist hier nicht erlaubt.",
-            headers=dict(exc.headers or {}),
+            headers={"Allow": ", ".join(_allowed_methods(request.scope))},
         ))
     return error_response(ApiError(
         exc.status_code, "not_found" if exc.status_code == 404 else "http_error",
         "Diese Adresse gibt es nicht." if exc.status_code == 404 else str(exc.detail),
     ))
+
+
+def _allowed_methods(scope: Scope) -> list[str]:
+    """Every method some route answers at this path (one path may have several routes)."""
+    methods: set[str] = set()
+    for route in ROUTES:
+        if route.endpoint is api_not_found:
+            continue
+        match, _ = route.matches({**scope, "method": "GET"})
+        if match != Match.NONE and route.methods:
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def api_not_found(request: Request) -> Response:

@@ -265,6 +265,7 @@ class Removal(BaseModel):
 class Export(BaseModel):
     """``GET /api/v1/admin/export``: changes to the public comments since a cursor."""
 
+    database: str = Field(description="Kennung der Datenbank; wechselt sie, verweigert sich der Abgleich (sync --force)")
     cursor: str = Field(pattern=r"^[0-9]{1,18}$")
     full: bool = Field(description="true: changes ist der ganze aktuelle Bestand und ersetzt alles Bisherige")
     complete: bool = Field(description="false: mit dem neuen cursor weiter abfragen")
