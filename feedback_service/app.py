@@ -540,7 +540,11 @@ async def on_database_error(request: Request, exc: db.DatabaseError) -> Response
 
 async def on_http_error(request: Request, exc: HTTPException) -> Response:
     if not request.url.path.startswith("/api/"):
-        return pages.not_found_page(request, exc.status_code, exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405 and _allowed_methods(request.scope):
+            # The site's files answer any method the service's pages do not (OPTIONS, PUT…).
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request.scope))}
+        return pages.not_found_page(request, exc.status_code, headers)
     if exc.status_code == 405:
         return error_response(ApiError(
             405, "method_not_allowed", "Diese Methode ist hier nicht erlaubt.",
@@ -556,7 +560,7 @@ def _allowed_methods(scope: Scope) -> list[str]:
     """Every method some route answers at this path (one path may have several routes)."""
     methods: set[str] = set()
     for route in ROUTES:
-        if route.endpoint is api_not_found:
+        if route.endpoint is no_such_route:
             continue
         match, _ = route.matches({**scope, "method": "GET"})
         if match != Match.NONE and route.methods:
@@ -564,7 +568,11 @@ def _allowed_methods(scope: Scope) -> list[str]:
     return sorted(methods)
 
 
-async def api_not_found(request: Request) -> Response:
+async def no_such_route(request: Request) -> Response:
+    """Under the service's own prefixes: 405 where the path exists with other methods, else 404."""
+    allowed = _allowed_methods(request.scope)
+    if allowed:
+        raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
     raise HTTPException(404)
 
 
@@ -587,9 +595,10 @@ ROUTES = [
     Route(f"{API}/admin/corrections", admin_corrections, methods=["GET"]),
     Route(f"{API}/admin/export", admin_export, methods=["GET"]),
     Route(f"{API}/admin/ratings", admin_ratings, methods=["GET"]),
-    Route("/api/{rest:path}", api_not_found),
+    Route("/api/{rest:path}", no_such_route),
     Route(STATUS_PATH, own_status, methods=["POST"]),
     Route(WITHDRAW_PATH, own_withdraw, methods=["POST"]),
+    Route("/rueckmeldung/{rest:path}", no_such_route),
 ]
 
 

@@ -27,6 +27,9 @@ from .sections import SectionCatalog, version_key
 
 COOKIE = "fb_own"
 COOKIE_PATH = "/rueckmeldung/"
+# The same cookie again where new comments are posted: a browser sends a cookie
+# only below its path, and the next post adds its message to the ones before.
+MERGE_PATH = "/api/v1/comments"
 COOKIE_MAX_AGE = 30 * 24 * 3600
 COOKIE_ENTRIES = 5  # the newest messages this browser sent
 CSRF_LIFETIME = 2 * 3600  # seconds a shown status page's withdraw buttons work
@@ -82,11 +85,12 @@ def remaining(request: Request, comment_id: str) -> list[Claim] | None:
 def keep(response: Response, request: Request, claims: list[Claim]) -> None:
     """Set the cookie to these messages (delete it when none are left)."""
     secure = request.url.scheme == "https"
-    if not claims:
-        response.delete_cookie(COOKIE, path=COOKIE_PATH, secure=secure, httponly=True, samesite="strict")
-        return
-    response.set_cookie(COOKIE, _cookie_value(claims), max_age=COOKIE_MAX_AGE, path=COOKIE_PATH,
-                        secure=secure, httponly=True, samesite="strict")
+    for path in (COOKIE_PATH, MERGE_PATH):
+        if claims:
+            response.set_cookie(COOKIE, _cookie_value(claims), max_age=COOKIE_MAX_AGE, path=path,
+                                secure=secure, httponly=True, samesite="strict")
+        else:
+            response.delete_cookie(COOKIE, path=path, secure=secure, httponly=True, samesite="strict")
 
 
 # -- Which messages a request may see ------------------------------------------------
