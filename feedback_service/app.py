@@ -399,11 +399,8 @@ async def admin_corrections(request: Request) -> Response:
         lambda conn: moderation.listing(conn, service.catalog, status, "correction")
     )
     if request.query_params.get("format") == "markdown":
-        counts = await service.read(lambda conn: ratings.counts(conn, service.catalog))
-        return PlainTextResponse(
-            moderation.corrections_report(rows) + "\n" + ratings.report(counts),
-            media_type="text/markdown; charset=utf-8",
-        )
+        report = await service.read(lambda conn: ratings.edition_report(conn, service.catalog, rows))
+        return PlainTextResponse(report, media_type="text/markdown; charset=utf-8")
     return JSONResponse({"corrections": rows})
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from . import db
-from .moderation import markdown_text
+from .moderation import corrections_report, markdown_text
 from .ratelimit import RateLimiter
 from .schemas import Rating
 from .sections import SectionCatalog, version_key
@@ -79,3 +79,8 @@ def report(pages: list[dict]) -> str:
             lines += [f"- {item['count']} ×: {markdown_text(' '.join(item['reason'].split()))}"
                       for item in page["reasons"]]
     return "\n".join(lines) + "\n"
+
+
+def edition_report(conn: db.Connection, catalog: SectionCatalog, corrections: list[dict]) -> str:
+    """The Markdown report for the next edition: the reported errors, then the ratings."""
+    return corrections_report(corrections) + "\n" + report(counts(conn, catalog))
