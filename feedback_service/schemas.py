@@ -9,6 +9,7 @@ the extension's form and these checks cannot drift apart.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
