@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hmac
 import logging
@@ -304,6 +305,7 @@ async def _page_form(request: Request) -> dict:
 def _reader_page(what: str):
     """A page a reader's form posts to; what goes wrong with the post is shown as a German page."""
     def wrap(handler):
+        @functools.wraps(handler)
         async def endpoint(request: Request) -> Response:
             try:
                 return await handler(request, await _page_form(request))
