@@ -38,12 +38,13 @@ LOCALE_DIR = PACKAGE / "locale"
 TEMPLATES = PACKAGE / "_templates"
 SOURCE_LANGUAGE = "de"
 LANGUAGES = ("de", "en")
-KEYWORDS = {"_": None, "__": None, "ngettext": (1, 2), "handbook_": None}
+KEYWORDS = {"_": None, "__": None, "ngettext": (1, 2), "handbook_": None, "feedback_": None}
 # Where each catalogue's messages are written.
 SOURCES = {
-    "feedback": ("comments.py", "form.py", "newest.py", "sections.py", "_templates/feedback/*.html",
-                 "_templates/feedback-*.html"),
-    "handbook": ("versions.py", "recipe.py", "_templates/handbook/*.html", "_templates/handbook-*.html"),
+    "feedback": ("comments.py", "form.py", "newest.py", "sections.py", "feed.py", "rating.py",
+                 "_templates/feedback/*.html", "_templates/feedback-*.html"),
+    "handbook": ("versions.py", "changes.py", "recipe.py", "_templates/handbook/*.html",
+                 "_templates/handbook-*.html"),
 }
 CATALOGS = tuple(SOURCES)
 # German for strings of furo and Sphinx that their own catalogues leave in
@@ -68,9 +69,12 @@ def extract_messages(catalog: str) -> dict[Message, list[tuple[str, int]]]:
             messages.setdefault(message, []).append((name, lineno))
     if catalog == "feedback":
         from .form import form_labels
+        from .rating import rating_labels
 
         for label in form_labels():
             messages.setdefault(label, []).append(("feedback_formats/submission.py", 0))
+        for label in rating_labels():
+            messages.setdefault(label, []).append(("rating.py", 0))
     return messages
 
 

@@ -31,16 +31,24 @@ _ = get_translation("feedback")
 __ = get_translation("feedback", "console")
 
 API_PATH = "/api/v1/comments"
-# The box writes new comments and error reports; replies and barrier reports
-# are sent from elsewhere.
+# The service's page that shows a sender what became of their message
+# (notes/READERS-CONTRACT.md): reached by a form post, never by a link with the token.
+STATUS_PATH = "/rueckmeldung/status"
+# The box writes new comments and error reports; barrier reports are sent from
+# elsewhere. A reply is always a public comment.
 BOX_KINDS = ("comment", "correction")
-FORM_FIELDS = tuple(field for field in SUBMISSION_FIELDS if field.name != "reply_to")
+REPLY_KINDS = ("comment",)
 
 
 def form_labels() -> list[str]:
     """The labels the form shows, for the message catalogue (catalogs.py)."""
-    return [field.label for field in FORM_FIELDS if field.control != "hidden"] + [
+    return [field.label for field in SUBMISSION_FIELDS if field.control != "hidden"] + [
         KIND_LABELS[kind] for kind in BOX_KINDS]
+
+
+def service_url(config: Config, path: str) -> str:
+    """The address of one of the feedback service's endpoints, as the forms post to it."""
+    return config.feedback_service_url.rstrip("/") + path
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:
@@ -88,25 +96,36 @@ def script_texts() -> list[tuple[str, str]]:
     ]
 
 
+def return_to(config: Config, target_uri: str, fragment: str) -> str:
+    """Where a form post without JavaScript comes back to: this edition's page, at ``fragment``.
+
+    ``handbook_editions`` points the copy of the newest edition under ``latest/``
+    back to ``latest/`` (publish.py), so the prefix is written exactly like this.
+    """
+    return f"{config.feedback_site_path.rstrip('/')}/{target_uri}#{fragment}"
+
+
 def visit_feedback_section_html(self: HTML5Translator, node: feedback_section) -> None:
     config, builder = self.config, self.builder
     docname, section_id, threads = node["docname"], node["section"], node["threads"]
     privacy = config.feedback_privacy_doc
     context = {
-        **template_context(config),
+        **template_context(builder.env, config),
         "ngettext": ngettext,
         "section": section_id,
         "section_threads": threads,
         "count": sum(1 + len(replies) for _top, replies in threads),
         "prefix": f"fb-{section_id}",
-        "action": config.feedback_service_url.rstrip("/") + API_PATH,
+        "action": service_url(config, API_PATH),
+        "status_action": service_url(config, STATUS_PATH),
         "script_texts": script_texts(),
-        "fields": FORM_FIELDS,
+        "fields": SUBMISSION_FIELDS,
         "kinds": [(kind, KIND_LABELS[kind]) for kind in BOX_KINDS],
+        "reply_kinds": [(kind, KIND_LABELS[kind]) for kind in REPLY_KINDS],
         "hidden": {
             "section": section_id,
             "version": config.version,
-            "return_to": f"{config.feedback_site_path.rstrip('/')}/{builder.get_target_uri(docname)}#{section_id}",
+            "return_to": return_to(config, builder.get_target_uri(docname), section_id),
         },
         "privacy_url": builder.get_relative_uri(docname, privacy) if privacy in builder.env.found_docs else None,
     }

@@ -5,17 +5,18 @@ captions and table wrappers for assistive technology, and the German texts of
 the search page.
 """
 
+from html import escape
 from pathlib import Path
 
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.locale import _ as sphinx_gettext
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.writers.html5 import HTML5Translator
 
 STATIC = Path(__file__).parent / "_static"
-
-from sphinx.application import Sphinx
-from sphinx.config import Config
 
 TEMPLATES = Path(__file__).parent / "_templates"
 
@@ -31,6 +32,37 @@ def _add_paths(app: Sphinx, config: Config) -> None:
 def _legal_links(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     titles = app.env.titles
     context["handbook_legal_links"] = [(doc, titles[doc].astext()) for doc in LEGAL_DOCS if doc in titles]
+
+
+# Labels furo writes into its page without its catalogue, each with the markup
+# around it, so that only furo's own markup matches (a comment's text is
+# escaped and never contains it). Translated through Sphinx's catalogue
+# (locale/de/LC_MESSAGES/sphinx.po); an empty pair removes the text.
+THEME_TEXTS = (
+    ('aria-label="', "Toggle site navigation sidebar", '"'),
+    ('aria-label="', "Toggle table of contents sidebar", '"'),
+    ('aria-label="', "Toggle Light / Dark / Auto color theme", '"'),
+    ("<title>", "Contents", "</title>"),
+    ("<title>", "Menu", "</title>"),
+    ("<title>", "Expand", "</title>"),
+    ("<title>", "Light mode", "</title>"),
+    ("<title>", "Dark mode", "</title>"),
+    ("<title>", "Auto light/dark, in light mode", "</title>"),
+    ("<title>", "Auto light/dark, in dark mode", "</title>"),
+)
+# furo's footer credits "@pradyunsg's Furo" in English outside any catalogue entry.
+THEME_CREDIT = """<a class="muted-link" href="https://pradyunsg.me">@pradyunsg</a>'s"""
+
+
+def _theme_texts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    pairs = []
+    for before, english, after in THEME_TEXTS:
+        translated = str(sphinx_gettext(english))
+        if translated != english:
+            pairs.append((before + english + after, before + escape(translated) + after))
+    if str(sphinx_gettext("Made with ")) != "Made with ":
+        pairs.append((THEME_CREDIT, ""))
+    context["handbook_theme_texts"] = pairs
 
 
 def _search_texts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -96,3 +128,4 @@ def setup_layout(app: Sphinx) -> None:
     app.add_css_file("handbook.css")
     app.connect("html-page-context", _search_texts)
     app.connect("html-page-context", _legal_links)
+    app.connect("html-page-context", _theme_texts)
