@@ -42,7 +42,7 @@ KEYWORDS = {"_": None, "__": None, "ngettext": (1, 2), "handbook_": None, "feedb
 # Where each catalogue's messages are written.
 SOURCES = {
     "feedback": ("comments.py", "form.py", "newest.py", "sections.py", "feed.py", "rating.py",
-                 "_templates/feedback/*.html", "_templates/feedback-*.html"),
+                 "pdf/__init__.py", "_templates/feedback/*.html", "_templates/feedback-*.html"),
     "handbook": ("versions.py", "changes.py", "recipe.py", "_templates/handbook/*.html",
                  "_templates/handbook-*.html"),
 }

@@ -14,7 +14,12 @@ from rst2pdf import pdfbuilder
 from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.errors import SphinxError
+from sphinx.locale import get_translation
 from sphinx.util import logging
+
+from ..feed import public_url
+
+_ = get_translation("feedback")
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +45,7 @@ class HandbookPDFBuilder(pdfbuilder.PDFBuilder):
         tree = super().assemble_doctree(docname, title, author, appendices)
         hoist_included_documents(tree)
         number_sections(tree, docname, self.env.toc_secnumbers)
+        name_discussions(tree, self.config, self.env.toc_secnumbers)
         return tree
 
     def write(self, *args, **kwargs):
@@ -97,6 +103,40 @@ def number_sections(tree: nodes.Node, root_doc: str, secnumbers: dict) -> None:
                 walk(child, docname, first_in_doc)
 
     walk(tree, root_doc, [True])
+
+
+def discussion_url(config, docname: str = "") -> str:
+    """The web address where a chapter (or, without ``docname``, this edition) is discussed."""
+    url = f"{public_url(config)}/{config.version}/"
+    return url + f"{docname}.html" if docname else url
+
+
+def _link(text: str, url: str) -> nodes.paragraph:
+    paragraph = nodes.paragraph(classes=["discussion"])
+    paragraph += nodes.Text(text + " ")
+    paragraph += nodes.reference(url, url, refuri=url)
+    return paragraph
+
+
+def name_discussions(tree: nodes.document, config, secnumbers: dict) -> None:
+    """Say where the handbook and each of its chapters are discussed online.
+
+    The title page (``handbook-cover.tmpl``, rendered before the tree) ends
+    without a page break: the note goes first into the tree, then the break.
+    Each numbered chapter names its page's address under its title. Without
+    ``handbook_public_url`` there is nothing to name.
+    """
+    front: list[nodes.Node] = [nodes.raw("", "PageBreak", format="pdf")]
+    if public_url(config):
+        front.insert(0, _link(_("Dieses Handbuch wird online diskutiert: Unter jedem Abschnitt der Website "
+                                "können Sie kommentieren und Fehler melden."), discussion_url(config)))
+        for chapter in tree.findall(addnodes.start_of_file):
+            section = chapter.next_node(nodes.section)
+            if section is None or not secnumbers.get(chapter["docname"]):
+                continue
+            section.insert(1, _link(_("Diskussion zu diesem Kapitel:"), discussion_url(config, chapter["docname"])))
+    for position, node in enumerate(front):
+        tree.insert(position, node)
 
 
 def _is_pdf(path: Path) -> bool:
