@@ -32,7 +32,7 @@ __ = get_translation("feedback", "console")
 
 API_PATH = "/api/v1/comments"
 # The service's page that shows a sender what became of their message
-# (notes/READERS-CONTRACT.md): reached by a form post, never by a link with the token.
+# (README, "Was die Seiten an den Dienst senden"): reached by a form post, never by a link with the token.
 STATUS_PATH = "/rueckmeldung/status"
 # The box writes new comments and error reports; barrier reports are sent from
 # elsewhere. A reply is always a public comment.

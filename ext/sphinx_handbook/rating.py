@@ -4,7 +4,7 @@ A plain ``<form method="post">`` to the service's ``/api/v1/ratings`` (DESIGN.md
 ``doc``, ``version``, ``helpful`` (``yes``/``no``), an optional ``reason`` and
 ``return_to``. The reason is a choice and a short free text, both named
 ``reason``: ``feedback.js`` joins them for its JSON post, the service joins them
-for a form post (notes/READERS-CONTRACT.md); the free text is short enough that
+for a form post (README, "Was die Seiten an den Dienst senden"); the free text is short enough that
 the two stay within ``MAX_REASON``. CSS shows the reason once "Nein" is chosen.
 Without JavaScript the service answers ``303`` back to ``#fb-rating-ok``, which
 the page holds (CSS ``:target``).

@@ -79,7 +79,11 @@ def section_digest(section: nodes.section) -> str:
     boxes or comments; whitespace is normalised, so rewrapping a paragraph or a
     rebuild leaves it as it is, while any change of wording changes it.
     """
-    parts = [child.astext() for child in section.children if not isinstance(child, nodes.section)]
+    parts = [
+        child.astext() for child in section.children
+        # Build messages (they name the source path) and source comments are no text of the section.
+        if not isinstance(child, (nodes.section, nodes.system_message, nodes.comment))
+    ]
     return hashlib.sha256(" ".join(" ".join(parts).split()).encode("utf-8")).hexdigest()
 
 
