@@ -27,6 +27,8 @@ STYLE_DIR = Path(__file__).parent
 # DejaVu covers the typographic characters of the text (– „“ → ☐) that the
 # PDF standard fonts lack; Debian's fonts-dejavu-core puts it here.
 FONT_DIR = "/usr/share/fonts/truetype/dejavu"
+# Included by handbook-cover.tmpl, written by write_cover_note.
+COVER_NOTE = "handbook-discussion.tmpl"
 
 
 class PdfBuildFailed(SphinxError):
@@ -119,24 +121,28 @@ def _link(text: str, url: str) -> nodes.paragraph:
 
 
 def name_discussions(tree: nodes.document, config, secnumbers: dict) -> None:
-    """Say where the handbook and each of its chapters are discussed online.
-
-    The title page (``handbook-cover.tmpl``, rendered before the tree) ends
-    without a page break: the note goes first into the tree, then the break.
-    Each numbered chapter names its page's address under its title. Without
-    ``handbook_public_url`` there is nothing to name.
-    """
-    front: list[nodes.Node] = [nodes.raw("", "PageBreak", format="pdf")]
-    if public_url(config):
-        front.insert(0, _link(_("Dieses Handbuch wird online diskutiert: Unter jedem Abschnitt der Website "
-                                "können Sie kommentieren und Fehler melden."), discussion_url(config)))
-        for chapter in tree.findall(addnodes.start_of_file):
-            section = chapter.next_node(nodes.section)
-            if section is None or not secnumbers.get(chapter["docname"]):
-                continue
+    """Each numbered chapter names the web address where it is discussed, under its title."""
+    if not public_url(config):
+        return
+    for chapter in tree.findall(addnodes.start_of_file):
+        section = chapter.next_node(nodes.section)
+        if section is not None and secnumbers.get(chapter["docname"]):
             section.insert(1, _link(_("Diskussion zu diesem Kapitel:"), discussion_url(config, chapter["docname"])))
-    for position, node in enumerate(front):
-        tree.insert(position, node)
+
+
+def write_cover_note(directory: Path, config) -> None:
+    """The title page's note where the handbook is discussed online (empty without a public address).
+
+    rst2pdf renders the cover template with a fixed set of values; the template
+    includes this file, written per build beside the build's doctrees.
+    """
+    note = ""
+    if public_url(config):
+        text = _("Dieses Handbuch wird online diskutiert: Unter jedem Abschnitt der Website können Sie "
+                 "kommentieren und Fehler melden.")
+        note = f".. cssclass:: author\n\n{text} {discussion_url(config)}\n"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / COVER_NOTE).write_text(note, encoding="utf-8")
 
 
 def _is_pdf(path: Path) -> bool:
@@ -164,5 +170,7 @@ def _configure(app: Sphinx, config) -> None:
     if config.pdf_cover_template == "sphinxcover.tmpl":
         # rst2pdf looks cover templates up in the source dir and in templates_path
         # (joined to the source dir, so an absolute path stays as it is).
-        config.templates_path = [*config.templates_path, str(STYLE_DIR)]
+        notes = Path(app.doctreedir, "pdf-cover")
+        write_cover_note(notes, config)
+        config.templates_path = [*config.templates_path, str(STYLE_DIR), str(notes)]
         config.pdf_cover_template = "handbook-cover.tmpl"
