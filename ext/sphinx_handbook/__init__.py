@@ -2,11 +2,12 @@
 
 from sphinx.application import Sphinx
 
-from .catalogs import LOCALE_DIR, compile_catalogs
 from .changes import setup_changes
 from .comments import setup_comments
+from .digests import setup_digests
 from .feed import setup_feed
 from .form import setup_form
+from .i18n import LOCALE_DIR, compile_catalogs
 from .layout import setup_layout
 from .newest import setup_newest
 from .rating import setup_rating
@@ -24,6 +25,7 @@ def setup(app: Sphinx) -> dict:
     setup_layout(app)
     setup_recipe(app)
     setup_sections(app)
+    setup_digests(app)
     setup_comments(app)
     setup_form(app)
     setup_newest(app)

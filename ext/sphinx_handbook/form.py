@@ -16,7 +16,7 @@ shows the confirmation the page already holds (CSS ``:target``).
 from __future__ import annotations
 
 from docutils import nodes
-from feedback_formats.submission import KIND_LABELS, SUBMISSION_FIELDS
+from feedback_formats.submission import BOX_KINDS, DEFAULT_KIND, KIND_LABELS, SUBMISSION_FIELDS
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
@@ -34,10 +34,8 @@ API_PATH = "/api/v1/comments"
 # The service's page that shows a sender what became of their message
 # (README, "Was die Seiten an den Dienst senden"): reached by a form post, never by a link with the token.
 STATUS_PATH = "/rueckmeldung/status"
-# The box writes new comments and error reports; barrier reports are sent from
-# elsewhere. A reply is always a public comment.
-BOX_KINDS = ("comment", "correction")
-REPLY_KINDS = ("comment",)
+# A reply is always a public comment.
+REPLY_KINDS = (DEFAULT_KIND,)
 
 
 def form_labels() -> list[str]:

@@ -14,7 +14,7 @@ from feedback_formats.submission import MAX_REASON, SUBMISSION_FIELDS
 from handbook_editions.publish import return_to_latest
 from pypdf import PdfReader
 
-from sphinx_handbook.catalogs import LOCALE_DIR
+from sphinx_handbook.i18n import LOCALE_DIR
 from sphinx_handbook.rating import FREE_TEXT_LENGTH, REASONS
 
 from .conftest import box, comment, page
