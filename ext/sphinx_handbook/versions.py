@@ -28,8 +28,10 @@ from .digests import PageDigests
 from .sections import sections_domain
 
 _ = get_translation("handbook")
-WHATS_NEW_PAGE = "was-ist-neu"
 __ = get_translation("handbook", "console")
+
+# The generated page of every edition but the first (changes.py).
+WHATS_NEW_PAGE = "was-ist-neu"
 
 
 def _page_set(edition: dict) -> set[str]:

@@ -191,7 +191,8 @@ def test_whats_new_lists_added_revised_and_removed_sections(build, handbook):
     assert soup.h1.get_text() == "Was ist neu in Ausgabe 2.0?"
 
     def listed(key):
-        return [(a.get_text(), a["href"]) for a in soup.select(f"section[aria-labelledby=whats-new-{key}] li > a:first-child")]
+        links = soup.select(f"section[aria-labelledby=whats-new-{key}] li > a:first-child")
+        return [(link.get_text(), link["href"]) for link in links]
 
     assert listed("added") == [("2.1.1 Online beteiligen", "kapitel-02/index.html#beteiligung-online")]
     assert listed("revised") == [("2.1 Beteiligung", "kapitel-02/index.html#beteiligung")]
