@@ -74,9 +74,8 @@ def editions_domain(env: BuildEnvironment) -> EditionsDomain:
 
 
 def _page_ids(env: BuildEnvironment, docname: str) -> list[str]:
-    """Section ids of a page in reading order (its numbered sections' anchors)."""
-    anchors = env.toc_secnumbers.get(docname, {})
-    return [anchor[1:] for anchor in anchors if anchor.startswith("#")]
+    """Section ids of a page in reading order, below its title (numbered or not)."""
+    return [entry[1] for entry in sections_domain(env).sections.get(docname, ()) if entry[0]]
 
 
 def section_in_edition(env: BuildEnvironment, version: str, section_id: str) -> dict | None:
