@@ -11,6 +11,8 @@ is the template ``_templates/handbook/whats-new.html``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sphinx.application import Sphinx
 from sphinx.locale import get_translation
 
@@ -61,6 +63,9 @@ def _collect_page(app: Sphinx):
         return
     previous = previous_edition(editions_domain(app.env).editions, app.config.version)
     if previous is None:
+        # An incremental build keeps what earlier builds wrote: a page from a time this
+        # edition had a predecessor (a listed draft, since removed) would outlive it.
+        Path(app.outdir, WHATS_NEW_PAGE + app.builder.out_suffix).unlink(missing_ok=True)
         return
     title = _("Was ist neu in Ausgabe %s?") % app.config.version
     yield WHATS_NEW_PAGE, {"title": title, "body": render_whats_new(app, previous)}, "page.html"

@@ -227,6 +227,16 @@ def test_without_editions_data_there_is_no_whats_new(build):
     assert not Path(build().outdir, "was-ist-neu.html").exists()
 
 
+def test_an_edition_that_becomes_the_first_loses_its_whats_new(build, handbook):
+    app = build_with_editions(build, handbook)
+    assert Path(app.outdir, "was-ist-neu.html").is_file()
+    data = json.loads(Path(handbook, "editions.json").read_text(encoding="utf-8"))
+    data["editions"] = data["editions"][:1]
+    Path(handbook, "editions.json").write_text(json.dumps(data), encoding="utf-8")
+    app = build(confoverrides={"handbook_versions_path": str(Path(handbook, "editions.json"))})
+    assert not Path(app.outdir, "was-ist-neu.html").exists()
+
+
 # -- Atom feed ---------------------------------------------------------------------
 
 
