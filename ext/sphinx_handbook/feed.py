@@ -108,7 +108,8 @@ def _check_config(app: Sphinx, config: Config) -> None:
 
 
 def setup_feed(app: Sphinx) -> None:
-    app.add_config_value("handbook_public_url", "", "env", types=frozenset({str}),
+    # No page shows it: the feed is written in every build, and a PDF build writes everything.
+    app.add_config_value("handbook_public_url", "", "", types=frozenset({str}),
                          description="Öffentliche Adresse der Website, etwa https://kochbuch.example.org; "
                                      "für absolute Links im Feed und die Diskussionsadressen im PDF")
     app.connect("config-inited", _check_config)
