@@ -36,7 +36,8 @@ def digests(site_dir, version: str) -> dict[str, dict]:
 def thread(site_dir, service) -> dict:
     """A section both editions have, worded differently in each, with a thread and an older comment.
 
-    The reader calls themself "Redaktion"; the editors answer them; someone comments on 1.0.
+    A reader asks, the editors answer; someone comments on 1.0; and a reader named "Redaktion" (a name
+    the service refuses today, but a comments file from before may hold) comments too.
     """
     old, new = digests(site_dir, "1.0"), sections(site_dir, "2.0")
     changed = [s for s in new if s["id"] in old and old[s["id"]]["digest"] != s["digest"]]
@@ -45,7 +46,7 @@ def thread(site_dir, service) -> dict:
     marker = uuid.uuid4().hex[:10]
     answer = requests.post(f"{service.url}/api/v1/comments", json={
         "section": section["id"], "version": "2.0", "text": f"Frage {marker}: Gilt das auch für Kreise?",
-        "author": "Redaktion", "consent": True}, timeout=10)
+        "author": "Kreisverwaltung Musterkreis", "consent": True}, timeout=10)
     assert answer.status_code == 202, answer.text
     reader_id = answer.json()["id"]
     service.admin("POST", f"comments/{reader_id}/approve")
@@ -58,10 +59,12 @@ def thread(site_dir, service) -> dict:
                       created=now, reply_to=reader_id, role="editors")
     older = Comment(id=f"c_old_{marker}", section=section["id"], version="1.0", author="Kämmerei Altstadt",
                     text=f"Aus der Erstausgabe ({marker}).", created=now.replace(year=2017))
-    write_comments(path, [*load_comments(path), editors, older])
+    impostor = Comment(id=f"c_impostor_{marker}", section=section["id"], version="2.0", author="Redaktion",
+                       text=f"Ich heiße nur so ({marker}).", created=now.replace(year=2025))
+    write_comments(path, [*load_comments(path), editors, older, impostor])
     service.run("sync")
     return {"section": section, "old_url": old[section["id"]]["url"], "reader": reader_id,
-            "editors": editors.id, "older": older.id, "marker": marker}
+            "editors": editors.id, "older": older.id, "impostor": impostor.id, "marker": marker}
 
 
 def article(page, comment_id: str):
@@ -157,12 +160,13 @@ def test_the_editors_answer_is_unmistakable_and_a_reader_called_redaktion_is_not
     expect(answer).to_have_attribute("id", f"c-{thread['editors']}")
     expect(answer.locator(".fb-badge")).to_be_visible()
     expect(answer.locator(".fb-badge")).to_have_text("Antwort der Redaktion")
-    reader = article(page, thread["reader"])
-    expect(reader.locator(".fb-author bdi")).to_have_text("Redaktion")
-    expect(reader.locator(".fb-badge")).to_have_count(0)
-    assert reader.get_attribute("aria-labelledby") is None
+    impostor = article(page, thread["impostor"])
+    expect(impostor.locator(".fb-author bdi")).to_have_text("Redaktion")
+    expect(impostor.locator(".fb-badge")).to_have_count(0)
+    assert impostor.get_attribute("aria-labelledby") is None
     style = "e => [getComputedStyle(e).borderLeftWidth, getComputedStyle(e).backgroundColor]"
-    assert answer.evaluate(style) != reader.evaluate(style)
+    assert answer.evaluate(style) != impostor.evaluate(style)
+    reader = article(page, thread["reader"])
     # The answer sits in the reader's thread, one level deep.
     expect(reader.locator("xpath=following-sibling::ol[contains(@class,'fb-replies')]").locator(
         f"article[id='c-{thread['editors']}']")).to_have_count(1)
