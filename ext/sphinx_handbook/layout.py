@@ -67,6 +67,15 @@ def _theme_texts(app: Sphinx, pagename: str, templatename: str, context: dict, d
     context["handbook_theme_texts"] = pairs
 
 
+def _translations_without_eval(app: Sphinx) -> None:
+    """Sphinx's translations.js needs `eval` (doctools.js), which the service's CSP forbids.
+
+    Between doctools.js and translations.js (both Sphinx's, priorities 200 and 500).
+    """
+    if app.builder.format == "html":
+        app.add_js_file("translations-csp.js", priority=300)
+
+
 def _search_texts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     if pagename == "search" and app.config.language == "de":
         # After Sphinx's translations.js (priority 500), whose German texts it repairs.
@@ -128,6 +137,7 @@ def setup_layout(app: Sphinx) -> None:
     app.add_node(table_region, html=(visit_table_region, depart_table_region))
     app.add_post_transform(FocusableTableWrappers)
     app.add_css_file("handbook.css")
+    app.connect("builder-inited", _translations_without_eval)
     app.connect("html-page-context", _search_texts)
     app.connect("html-page-context", _legal_links)
     app.connect("html-page-context", _theme_texts)
