@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import comments, db, moderation, pages
+from . import audit, comments, db, moderation, pages, workspace
 from .config import Config, load_config, normalise_origin
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -262,8 +262,10 @@ def require_admin(request: Request) -> Service:
 
 def _kind(request: Request) -> str | None:
     kind = request.query_params.get("kind") or None
-    if kind not in (None, "comment", "correction"):
-        raise ApiError(422, "invalid_kind", "Die Art muss comment oder correction sein.", "kind")
+    if kind not in (None, "comment", "correction", "barrier"):
+        raise ApiError(
+            422, "invalid_kind", "Die Art muss comment, correction oder barrier sein.", "kind"
+        )
     return kind
 
 
@@ -293,7 +295,9 @@ def _moderate(action):
     async def endpoint(request: Request) -> Response:
         service = require_admin(request)
         comment_id = request.path_params["comment_id"]
-        return JSONResponse(await service.writer.run(lambda conn: action(conn, comment_id)))
+        return JSONResponse(
+            await service.writer.run(lambda conn: action(conn, comment_id, editor=audit.API))
+        )
 
     return endpoint
 
@@ -484,7 +488,7 @@ def create_app(config: Config | None = None) -> Starlette:
             service.close()
 
     app = Starlette(
-        routes=[*ROUTES, Mount("/", app=SiteFiles(service.config.site_dir))],
+        routes=[*ROUTES, *workspace.mount(), Mount("/", app=SiteFiles(service.config.site_dir))],
         exception_handlers={
             ApiError: on_api_error,
             ValidationFailed: on_validation_failed,

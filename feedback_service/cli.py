@@ -1,4 +1,4 @@
-"""``python -m feedback_service …``: serve, moderate, corrections, purge, migrate.
+"""``python -m feedback_service …``: serve, moderate, corrections, purge, migrate, editors.
 
 Each subcommand is one :class:`Command` in :data:`COMMANDS`; a new one (the
 sync) is added by appending its entry.
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import db, moderation, sync
+from . import accounts, audit, db, moderation, sync
 from .config import Config, ConfigError, load_config
 from .errors import ApiError
 from .sections import SectionCatalog
@@ -171,7 +171,9 @@ def _configure_moderate(parser: argparse.ArgumentParser) -> None:
         "--status", default="pending", choices=[*moderation.STATUSES, "all"],
         help="nur Beiträge mit diesem Status (Standard: pending)",
     )
-    listing.add_argument("--kind", choices=["comment", "correction"], help="nur diese Art")
+    listing.add_argument(
+        "--kind", choices=["comment", "correction", "barrier"], help="nur diese Art"
+    )
     for action, text in (
         ("approve", "freigeben"), ("reject", "ablehnen (nach 30 Tagen gelöscht)"),
         ("delete", "endgültig löschen"),
@@ -185,7 +187,7 @@ def format_listing(rows: list[dict]) -> str:
         return "Keine Beiträge."
     blocks = []
     for row in rows:
-        kind = "Fehlermeldung" if row["kind"] == "correction" else "Kommentar"
+        kind = moderation.KIND_LABELS[row["kind"]]
         section = " ".join(p for p in (row["section_number"], row["section_title"]) if p)
         author = row["author"] or "anonym"
         if row["email"]:
@@ -219,7 +221,7 @@ def _moderate(args: argparse.Namespace, config: Config) -> int:
     for comment_id in args.ids:
         try:
             with database.session() as conn:
-                action(conn, comment_id)
+                action(conn, comment_id, editor=audit.CLI)
         except ApiError as exc:
             print(f"{comment_id}: {exc.message}", file=sys.stderr)
             failures += 1
@@ -274,6 +276,67 @@ def _migrate(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+# -- editors -------------------------------------------------------------------------
+
+def _configure_editors(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="AKTION")
+    for action, text in (
+        ("add", "Konto anlegen"), ("passwd", "neues Passwort setzen (beendet die Sitzungen)"),
+    ):
+        sub = actions.add_parser(action, help=text, description=text)
+        sub.add_argument("name", metavar="NAME", help="Name, mit dem sich das Konto anmeldet")
+        sub.add_argument(
+            "--password-stdin", action="store_true",
+            help="Passwort aus der ersten Zeile der Standardeingabe lesen (für Skripte)",
+        )
+    actions.add_parser("list", help="Konten anzeigen")
+    remove = actions.add_parser("remove", help="Konto löschen (beendet seine Sitzungen)")
+    remove.add_argument("name", metavar="NAME")
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Passwort: ")
+    if getpass.getpass("Passwort wiederholen: ") != first:
+        raise accounts.AccountError("Die beiden Eingaben stimmen nicht überein.")
+    return first
+
+
+def _editors(args: argparse.Namespace, config: Config) -> int:
+    database = db.Database(config.database_url)
+    database.migrate()
+    try:
+        if args.action == "list":
+            with database.session(write=False) as conn:
+                rows = accounts.list_editors(conn)
+            for row in rows:
+                print(f"{row['name']}  (angelegt {row['created']}, {row['sessions']} Sitzung(en))")
+            print(f"{len(rows)} Konto/Konten." if rows else "Keine Konten.")
+            return 0
+        if args.action == "remove":
+            with database.session() as conn:
+                accounts.remove_editor(conn, args.name)
+            print(f"Konto „{args.name}“ gelöscht.")
+            return 0
+        if args.action == "add":
+            accounts.check_name(args.name)
+        password = accounts.check_password(_read_password(args))
+        with database.session() as conn:
+            if args.action == "add":
+                accounts.add_editor(conn, args.name, password)
+            else:
+                accounts.set_password(conn, args.name, password)
+    except accounts.AccountError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+    done = "angelegt" if args.action == "add" else "hat ein neues Passwort"
+    print(f"Konto „{args.name.strip()}“ {done}. Anmeldung: /redaktion/anmelden")
+    return 0
+
+
 def _no_options(parser: argparse.ArgumentParser) -> None:
     return None
 
@@ -286,6 +349,8 @@ COMMANDS: list[Command] = [
             _configure_corrections, _corrections),
     Command("purge", "Abgelaufene Daten jetzt löschen", _no_options, _purge),
     Command("migrate", "Datenbankschema auf den neuesten Stand bringen", _no_options, _migrate),
+    Command("editors", "Konten der Redaktion für den Arbeitsbereich /redaktion/",
+            _configure_editors, _editors),
     Command("sync", "Freigegebene Kommentare holen, Website neu bauen und veröffentlichen",
             sync.add_arguments, sync.run),
 ]

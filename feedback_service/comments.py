@@ -160,6 +160,7 @@ def honeypot_answer() -> dict:
 
 
 def delete_by_author_job(comment_id: str, token: str) -> Callable[[db.Connection], dict]:
+    from .audit import AUTHOR
     from .moderation import remove_comment
 
     def job(conn: db.Connection) -> dict:
@@ -170,7 +171,7 @@ def delete_by_author_job(comment_id: str, token: str) -> Callable[[db.Connection
             raise ApiError(
                 403, "invalid_token", "Das Lösch-Token passt nicht zu diesem Kommentar.", "token"
             )
-        remove_comment(conn, row)
+        remove_comment(conn, row, AUTHOR, "withdraw")
         return {"id": comment_id, "status": "deleted"}
 
     return job

@@ -85,6 +85,78 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX rate_events_by_client ON rate_events (client, at)
         """,
     ),
+    (
+        # Barrier reports, editorial answers (role), a kept reason for a
+        # rejection and the progress of corrections and barrier reports.
+        # SQLite cannot change a CHECK constraint in place: the table is rebuilt.
+        "0005_workspace_comments",
+        """
+        CREATE TABLE comments_v5 (
+            id TEXT PRIMARY KEY,
+            section TEXT NOT NULL,
+            version TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('comment', 'correction', 'barrier')),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+            role TEXT NOT NULL DEFAULT 'reader' CHECK (role IN ('reader', 'editors')),
+            author TEXT NOT NULL,
+            email TEXT NOT NULL,
+            text TEXT NOT NULL,
+            reply_to TEXT,
+            created TEXT NOT NULL,
+            status_changed TEXT NOT NULL,
+            delete_token_hash TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            progress TEXT NOT NULL DEFAULT 'open'
+                CHECK (progress IN ('open', 'in_progress', 'done', 'declined')),
+            note TEXT NOT NULL DEFAULT '',
+            done_in TEXT NOT NULL DEFAULT ''
+        );
+        INSERT INTO comments_v5 (id, section, version, kind, status, author, email, text,
+                                 reply_to, created, status_changed, delete_token_hash)
+            SELECT id, section, version, kind, status, author, email, text,
+                   reply_to, created, status_changed, delete_token_hash FROM comments;
+        DROP TABLE comments;
+        ALTER TABLE comments_v5 RENAME TO comments;
+        CREATE INDEX comments_by_section ON comments (section, status, created);
+        CREATE INDEX comments_by_status ON comments (status, created);
+        CREATE INDEX comments_by_reply ON comments (reply_to)
+        """,
+    ),
+    (
+        "0006_editors",
+        """
+        CREATE TABLE editors (
+            name TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            created TEXT NOT NULL
+        );
+        CREATE TABLE editor_sessions (
+            token_hash TEXT PRIMARY KEY,
+            editor TEXT NOT NULL REFERENCES editors (name) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created BIGINT NOT NULL,
+            seen BIGINT NOT NULL
+        );
+        CREATE INDEX editor_sessions_by_editor ON editor_sessions (editor);
+        CREATE TABLE login_failures (
+            subject TEXT NOT NULL,
+            at BIGINT NOT NULL
+        );
+        CREATE INDEX login_failures_by_subject ON login_failures (subject, at);
+        CREATE TABLE audit_log (
+            seq {identity},
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            comment_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            section TEXT NOT NULL,
+            version TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_by_comment ON audit_log (comment_id)
+        """,
+    ),
 )
 
 _IDENTITY = {
@@ -96,7 +168,7 @@ _MIGRATION_LOCK = 48151623
 # Serialises change-log writers so that sequence order is commit order.
 _CHANGE_LOG_LOCK = "LOCK TABLE changes IN EXCLUSIVE MODE"
 
-PUBLIC_FIELDS = ("id", "section", "version", "author", "text", "created", "reply_to")
+PUBLIC_FIELDS = ("id", "section", "version", "author", "text", "created", "reply_to", "role")
 
 
 class DatabaseError(Exception):

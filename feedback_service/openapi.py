@@ -45,7 +45,7 @@ _SUBMISSION = {
         "author": {"type": "string", "maxLength": MAX_AUTHOR},
         "email": {"type": "string", "maxLength": MAX_EMAIL,
                   "description": "wird nie veröffentlicht"},
-        "kind": {"type": "string", "enum": ["comment", "correction"], "default": "comment"},
+        "kind": {"type": "string", "enum": ["comment", "correction", "barrier"], "default": "comment"},
         "consent": {"description": "true (JSON) oder \"on\" (Formular); Pflicht für comment",
                     "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["on"]}]},
         "reply_to": {"type": ["string", "null"], "description": "ID eines freigegebenen "
@@ -176,7 +176,7 @@ OPENAPI: dict = {
             "parameters": [
                 {"name": "status", "in": "query",
                  "schema": {"enum": ["pending", "approved", "rejected"]}},
-                {"name": "kind", "in": "query", "schema": {"enum": ["comment", "correction"]}},
+                {"name": "kind", "in": "query", "schema": {"enum": ["comment", "correction", "barrier"]}},
             ],
             "responses": {"200": _json({"type": "object", "properties": {"comments": {
                 "type": "array", "items": _ref("AdminComment")}}}, "Liste")}

@@ -22,7 +22,7 @@ FIELDS = (
     "section", "version", "text", "author", "email", "kind", "consent", "reply_to",
     "website", "return_to",
 )
-KINDS = ("comment", "correction")
+KINDS = ("comment", "correction", "barrier")
 COMMENT_ID = re.compile(r"c_[0-9A-Z]{26}")
 _LINK = re.compile(r"(?:https?://|www\.)\S", re.IGNORECASE)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -215,7 +215,8 @@ def validate_submission(data: dict, catalog: SectionCatalog, max_links: int) -> 
     if kind not in KINDS:
         check.fail(
             "invalid_kind",
-            "Die Art muss „comment“ (Kommentar) oder „correction“ (Fehlermeldung) sein.",
+            "Die Art muss „comment“ (Kommentar), „correction“ (Fehlermeldung) oder "
+            "„barrier“ (Barriere melden) sein.",
             "kind",
         )
     consent = data.get("consent")
