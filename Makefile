@@ -55,7 +55,7 @@ live: install
 	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) --host $(HOST) --port 8001 $(SOURCEDIR) $(BUILDDIR)/live
 
 site: install
-	$(PY) -m sphinx_handbook.site build --out $(BUILDDIR)/site
+	$(PY) -m handbook_editions build --out $(BUILDDIR)/site
 
 serve: site
 	$(PY) -m feedback_service serve --host $(HOST) --port $(PORT) --site-dir $(BUILDDIR)/site --sync-every 30

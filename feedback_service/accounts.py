@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from feedback_formats import utc_timestamp
+
 from . import db
 from .errors import ApiError
-from .validation import has_control_characters
+from .schemas import has_control_characters
 
 MAX_NAME = 80
 MIN_PASSWORD = 12
@@ -69,7 +71,7 @@ def add_editor(conn: db.Connection, name: str, password: str) -> None:
         raise AccountError(f"Es gibt schon ein Konto „{name}“.")
     conn.execute(
         "INSERT INTO editors (name, password_hash, created) VALUES (?, ?, ?)",
-        (name, _hasher.hash(password), db.utc_now()),
+        (name, _hasher.hash(password), utc_timestamp()),
     )
 
 

@@ -6,6 +6,8 @@ item's text, so it may (and does) outlive the item it describes.
 
 from __future__ import annotations
 
+from feedback_formats import utc_timestamp
+
 from . import db
 
 # Who acts when no editor is logged in.
@@ -27,7 +29,7 @@ def record(conn: db.Connection, actor: str, action: str, row: dict, detail: str 
     conn.execute(
         "INSERT INTO audit_log (at, actor, action, comment_id, kind, section, version, detail) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (db.utc_now(), actor, action, row["id"], row["kind"], row["section"], row["version"],
+        (utc_timestamp(), actor, action, row["id"], row["kind"], row["section"], row["version"],
          detail),
     )
 

@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from feedback_formats import COMMENT_FIELDS, utc_timestamp
+
 log = logging.getLogger("feedback_service.db")
 
 # -- Schema ------------------------------------------------------------------
@@ -86,44 +88,57 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
-        # Barrier reports, editorial answers (role), a kept reason for a
-        # rejection and the progress of corrections and barrier reports.
-        # SQLite cannot change a CHECK constraint in place: the table is rebuilt.
-        "0005_workspace_comments",
+        # A private report of an accessibility barrier, kept like a correction.
+        # Neither database can widen a CHECK in place: the table is rebuilt.
+        "0005_barrier_reports",
         """
-        CREATE TABLE comments_v5 (
+        CREATE TABLE comments_new (
             id TEXT PRIMARY KEY,
             section TEXT NOT NULL,
             version TEXT NOT NULL,
             kind TEXT NOT NULL CHECK (kind IN ('comment', 'correction', 'barrier')),
             status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
-            role TEXT NOT NULL DEFAULT 'reader' CHECK (role IN ('reader', 'editors')),
             author TEXT NOT NULL,
             email TEXT NOT NULL,
             text TEXT NOT NULL,
             reply_to TEXT,
             created TEXT NOT NULL,
             status_changed TEXT NOT NULL,
-            delete_token_hash TEXT NOT NULL,
-            reason TEXT NOT NULL DEFAULT '',
-            progress TEXT NOT NULL DEFAULT 'open'
-                CHECK (progress IN ('open', 'in_progress', 'done', 'declined')),
-            note TEXT NOT NULL DEFAULT '',
-            done_in TEXT NOT NULL DEFAULT ''
+            delete_token_hash TEXT NOT NULL
         );
-        INSERT INTO comments_v5 (id, section, version, kind, status, author, email, text,
-                                 reply_to, created, status_changed, delete_token_hash)
-            SELECT id, section, version, kind, status, author, email, text,
-                   reply_to, created, status_changed, delete_token_hash FROM comments;
+        INSERT INTO comments_new (id, section, version, kind, status, author, email, text, reply_to,
+                                  created, status_changed, delete_token_hash)
+            SELECT id, section, version, kind, status, author, email, text, reply_to,
+                   created, status_changed, delete_token_hash FROM comments;
         DROP TABLE comments;
-        ALTER TABLE comments_v5 RENAME TO comments;
+        ALTER TABLE comments_new RENAME TO comments;
         CREATE INDEX comments_by_section ON comments (section, status, created);
-        CREATE INDEX comments_by_status ON comments (status, created);
+        CREATE INDEX comments_by_status ON comments (status, created)
+        """,
+    ),
+    (
+        # Replayed answers no longer hold the delete token (it is derived from
+        # the server secret); answers stored the old, encrypted way are dropped.
+        "0006_replays_without_tokens",
+        "DELETE FROM idempotency_keys",
+    ),
+    (
+        # The editors' workspace: editorial answers (role), the reason kept with
+        # a rejection, and how far a correction or barrier report has come.
+        "0007_workspace_comments",
+        """
+        ALTER TABLE comments ADD COLUMN role TEXT NOT NULL DEFAULT 'reader'
+            CHECK (role IN ('reader', 'editors'));
+        ALTER TABLE comments ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE comments ADD COLUMN progress TEXT NOT NULL DEFAULT 'open'
+            CHECK (progress IN ('open', 'in_progress', 'done', 'declined'));
+        ALTER TABLE comments ADD COLUMN note TEXT NOT NULL DEFAULT '';
+        ALTER TABLE comments ADD COLUMN done_in TEXT NOT NULL DEFAULT '';
         CREATE INDEX comments_by_reply ON comments (reply_to)
         """,
     ),
     (
-        "0006_editors",
+        "0008_editors",
         """
         CREATE TABLE editors (
             name TEXT PRIMARY KEY,
@@ -168,7 +183,8 @@ _MIGRATION_LOCK = 48151623
 # Serialises change-log writers so that sequence order is commit order.
 _CHANGE_LOG_LOCK = "LOCK TABLE changes IN EXCLUSIVE MODE"
 
-PUBLIC_FIELDS = ("id", "section", "version", "author", "text", "created", "reply_to", "role")
+# What the public sees of a comment: the record of the comments file.
+PUBLIC_FIELDS = (*COMMENT_FIELDS, "role")
 
 
 class DatabaseError(Exception):
@@ -344,7 +360,7 @@ class Database:
                     conn.run_script(script.format(identity=_IDENTITY[self.dialect]))
                     conn.execute(
                         "INSERT INTO schema_migrations (name, applied) VALUES (?, ?)",
-                        (name, utc_now()),
+                        (name, utc_timestamp()),
                     )
                     applied.append(name)
         finally:
@@ -363,12 +379,6 @@ def _rollback(conn: Connection) -> None:
         conn.execute("ROLLBACK")
     except DatabaseError:
         log.debug("rollback failed", exc_info=True)
-
-
-def utc_now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ReadPool:
@@ -551,7 +561,7 @@ def list_comments(conn: Connection, status: str | None, kind: str | None) -> lis
 def set_status(conn: Connection, comment_id: str, status: str) -> None:
     conn.execute(
         "UPDATE comments SET status = ?, status_changed = ? WHERE id = ?",
-        (status, utc_now(), comment_id),
+        (status, utc_timestamp(), comment_id),
     )
 
 

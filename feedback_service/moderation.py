@@ -14,22 +14,21 @@ import secrets
 import time
 from datetime import datetime, timedelta, timezone
 
+from feedback_formats import MAX_TEXT, PRIVATE_KINDS, utc_timestamp
+
 from . import audit, db
-from .comments import hash_token, new_comment_id
 from .errors import ApiError
+from .schemas import has_control_characters
 from .sections import SectionCatalog
-from .validation import MAX_TEXT, has_control_characters
 
 STATUSES = ("pending", "approved", "rejected")
 REJECTED_RETENTION = timedelta(days=30)
 EXPORT_PAGE = 1000
-
-
-KIND_LABELS = {"comment": "Kommentar", "correction": "Fehlermeldung", "barrier": "Barriere"}
+# How far the editors are with a correction or a barrier report.
 PROGRESS = {
     "open": "offen", "in_progress": "in Bearbeitung", "done": "erledigt", "declined": "abgelehnt",
 }
-MAX_REASON = 500
+MAX_NOTE = 500  # a rejection's reason, a correction's note
 MAX_EDITION = 40
 
 
@@ -69,11 +68,11 @@ def _withhold(conn: db.Connection, row: dict, status: str) -> None:
 def approve(conn: db.Connection, comment_id: str, editor: str) -> dict:
     """Publish a reader's comment, and the editors' answers to it with it."""
     row = _existing(conn, comment_id)
-    if row["kind"] != "comment":
+    if row["kind"] in PRIVATE_KINDS:
         raise ApiError(
-            409, "correction_not_publishable",
-            "Fehlermeldungen und Barriere-Meldungen werden nie veröffentlicht; "
-            "sie haben einen Bearbeitungsstand.",
+            409, f"{row['kind']}_not_publishable",
+            "Fehlermeldungen und gemeldete Barrieren werden nie veröffentlicht; sie gehen an die "
+            "Redaktion (Korrekturbericht).",
         )
     if row["role"] == "editors":
         raise ApiError(
@@ -89,20 +88,19 @@ def approve(conn: db.Connection, comment_id: str, editor: str) -> dict:
     return {"id": comment_id, "status": "approved"}
 
 
-def _reason(reason: str) -> str:
-    reason = (reason or "").replace("\r\n", "\n").strip()
-    if len(reason) > MAX_REASON or has_control_characters(reason, multiline=True):
+def _note(value: str, field: str) -> str:
+    value = (value or "").replace("\r\n", "\n").strip()
+    if len(value) > MAX_NOTE or has_control_characters(value, multiline=True):
         raise ApiError(
-            422, "invalid_reason",
-            f"Die Begründung darf höchstens {MAX_REASON} Zeichen lang sein und keine "
-            "Steuerzeichen enthalten.", "reason",
+            422, f"invalid_{field}",
+            f"Höchstens {MAX_NOTE} Zeichen und keine Steuerzeichen, bitte.", field,
         )
-    return reason
+    return value
 
 
 def reject(conn: db.Connection, comment_id: str, editor: str, reason: str = "") -> dict:
     """Refuse a submission; the optional reason stays in the record and the audit log."""
-    reason = _reason(reason)
+    reason = _note(reason, "reason")
     row = _existing(conn, comment_id)
     if row["role"] == "editors":
         raise ApiError(
@@ -157,7 +155,8 @@ def answer(
         )
     if row["status"] == "rejected":
         raise ApiError(
-            409, "not_answerable", "Ein abgelehnter Kommentar erscheint nicht; er bleibt ohne Antwort."
+            409, "not_answerable",
+            "Ein abgelehnter Kommentar erscheint nicht; er bleibt ohne Antwort.",
         )
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text or len(text) > MAX_TEXT or has_control_characters(text, multiline=True):
@@ -165,8 +164,10 @@ def answer(
             422, "invalid_text",
             f"Die Antwort braucht 1 bis {MAX_TEXT} Zeichen ohne Steuerzeichen.", "text",
         )
+    from .comments import hash_token, new_comment_id  # comments imports this module
+
     answer_id = new_comment_id()
-    now = db.utc_now()
+    now = utc_timestamp()
     db.insert_comment(conn, {
         "id": answer_id,
         "section": row["section"],
@@ -201,12 +202,12 @@ def set_progress(
             "Der Stand muss offen, in Bearbeitung, erledigt oder abgelehnt sein.", "progress",
         )
     row = _existing(conn, comment_id)
-    if row["kind"] == "comment":
+    if row["kind"] not in PRIVATE_KINDS:
         raise ApiError(
             409, "no_progress",
-            "Einen Bearbeitungsstand haben nur Fehlermeldungen und Barriere-Meldungen.",
+            "Einen Bearbeitungsstand haben nur Fehlermeldungen und Barrieremeldungen.",
         )
-    note = _reason(note)
+    note = _note(note, "note")
     edition = (edition or "").strip() if progress == "done" else ""
     if len(edition) > MAX_EDITION or has_control_characters(edition, multiline=False):
         raise ApiError(
@@ -215,7 +216,7 @@ def set_progress(
     conn.execute(
         "UPDATE comments SET progress = ?, note = ?, done_in = ?, status_changed = ? "
         "WHERE id = ?",
-        (progress, note, edition, db.utc_now(), comment_id),
+        (progress, note, edition, utc_timestamp(), comment_id),
     )
     detail = PROGRESS[progress] + (f" (Ausgabe {edition})" if edition else "")
     audit.record(conn, editor, "progress", row, detail)
@@ -301,9 +302,7 @@ def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
 
 def purge(conn: db.Connection) -> dict[str, int]:
     """Delete rejected comments after 30 days, idempotency keys and rate data after 24 h."""
-    rejected_before = (datetime.now(timezone.utc) - REJECTED_RETENTION).strftime(
-        "%Y-%m-%dT%H:%M:%SZ"
-    )
+    rejected_before = utc_timestamp(datetime.now(timezone.utc) - REJECTED_RETENTION)
     expired_before_ms = int(time.time() * 1000) - 24 * 3600 * 1000
     return db.purge(conn, rejected_before, expired_before_ms)
 

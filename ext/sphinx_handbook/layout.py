@@ -20,7 +20,7 @@ from sphinx.config import Config
 TEMPLATES = Path(__file__).parent / "_templates"
 
 # Documents linked from every page's footer when the edition has them.
-LEGAL_DOCS = ("impressum", "datenschutz", "barrierefreiheit")
+LEGAL_DOCS = ("impressum", "datenschutz", "barrierefreiheit", "leichte-sprache")
 
 
 def _add_paths(app: Sphinx, config: Config) -> None:

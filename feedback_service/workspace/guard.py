@@ -38,8 +38,8 @@ def service_of(request: Request):
 
 
 def is_https(request: Request) -> bool:
-    origin = service_of(request).own_origin(request.scope) or ""
-    return origin.startswith("https://")
+    """HTTPS as the browser sees it (a trusted proxy's ``X-Forwarded-Proto`` is in the scope)."""
+    return request.url.scheme == "https"
 
 
 def cookie_name(request: Request, purpose: str = "sitzung") -> str:
@@ -91,11 +91,10 @@ def to_login(request: Request) -> RedirectResponse:
 
 def same_origin(request: Request) -> bool:
     """A form post from a page of this service (browsers send Origin with every POST)."""
+    from ..app import own_origin  # the app imports this module
+
     origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    own = service_of(request).own_origin(request.scope)
-    return normalise_origin(origin) == own
+    return origin is None or normalise_origin(origin) == own_origin(request.scope)
 
 
 def token_matches(expected: str, given) -> bool:

@@ -4,15 +4,15 @@ should notice about each (personal data in the text, the answer-by date of a bar
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from ..moderation import KIND_LABELS, PROGRESS
+from feedback_formats import KIND_NAMES, ManifestError, load_manifest
+
+from ..moderation import PROGRESS
 from ..sections import SectionCatalog, _version_key
 
 EDITORS_TIMEZONE = ZoneInfo("Europe/Berlin")
@@ -179,8 +179,9 @@ class EditionRoots:
         if stamp != self._stamp:
             roots: dict[str, str] = {}
             for path in paths:
-                version = _manifest_version(path)
-                if version is None:
+                try:
+                    version = load_manifest(path).version
+                except ManifestError:
                     continue
                 folder = path.parent.parent.relative_to(self.catalog.site_dir).as_posix()
                 prefix = "/" if folder == "." else f"/{folder}/"
@@ -192,14 +193,6 @@ class EditionRoots:
     def section_url(self, version: str, section_url: str) -> str | None:
         root = self.roots().get(version)
         return None if root is None else root + section_url
-
-
-def _manifest_version(path: Path) -> str | None:
-    try:
-        version = json.loads(path.read_text(encoding="utf-8")).get("version")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return version if isinstance(version, str) and version else None
 
 
 def editions(catalog: SectionCatalog) -> list[str]:
@@ -224,11 +217,11 @@ def section_choices(catalog: SectionCatalog) -> list[tuple[str, str]]:
 def describe(row: dict, catalog: SectionCatalog, roots: EditionRoots, now: datetime) -> dict:
     """Everything the queue shows of one submission, ready for the template."""
     section = catalog.describe(row["version"], row["section"])
-    in_edition = catalog.find(row["version"], row["section"])
+    in_edition = catalog.editions().get(row["version"], {}).get(row["section"])
     link = roots.section_url(row["version"], in_edition.url) if in_edition else None
     item = dict(row)
     item.update(
-        kind_label=KIND_LABELS[row["kind"]],
+        kind_label=KIND_NAMES[row["kind"]],
         section_label=" ".join(p for p in (section.number, section.title) if p) if section else "",
         section_link=link,
         created_local=local_time(row["created"]),

@@ -10,19 +10,18 @@ from __future__ import annotations
 import math
 from datetime import datetime, timezone
 from functools import wraps
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.templating import Jinja2Templates
+from feedback_formats import KIND_NAMES
 
 from .. import accounts, audit, db, moderation
 from ..errors import ApiError
+from ..pages import templates
 from ..sections import SectionCatalog
 from . import guard, queue
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 AUDIT_PAGE = 50
 MAX_FORM = 64 * 1024
 MAX_BULK = 200
@@ -49,7 +48,7 @@ def _roots(request: Request) -> queue.EditionRoots:
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200) -> Response:
-    return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+    return templates.TemplateResponse(request, name, context, status_code=status_code)
 
 
 def wants_json(request: Request) -> bool:
@@ -147,6 +146,8 @@ def _login_page(request: Request, status: int = 200, error: str = "", notice: st
 
 
 async def login(request: Request) -> Response:
+    from ..app import client_address  # the app imports this module
+
     form = await read_form(request)
     expected = request.cookies.get(guard.cookie_name(request, "anmeldung"), "")
     if (
@@ -160,7 +161,7 @@ async def login(request: Request) -> Response:
         )
     name, password = first(form, "name").strip(), first(form, "password")
     service = guard.service_of(request)
-    client = service.client_address(request)
+    client = client_address(request)
 
     def attempt(conn: db.Connection) -> tuple[str | None, int]:
         subjects = accounts.login_subjects(
@@ -362,7 +363,7 @@ async def audit_page(request: Request, session) -> Response:
         )
         entry["at_local"] = queue.local_time(entry["at"])
         entry["action_label"] = audit.ACTIONS.get(entry["action"], entry["action"])
-        entry["kind_label"] = moderation.KIND_LABELS.get(entry["kind"], entry["kind"])
+        entry["kind_label"] = KIND_NAMES.get(entry["kind"], entry["kind"])
     return render(request, "redaktion/protokoll.html", {
         "title": "Protokoll", "session": session, "entries": entries, "total": total,
         "page": page, "pages": pages,

@@ -153,6 +153,7 @@ def service_env(database_url, site_dir) -> dict[str, str]:
         "FEEDBACK_DATABASE_URL": database_url,
         "FEEDBACK_SITE_DIR": str(site_dir),
         "FEEDBACK_ADMIN_TOKEN": ADMIN_TOKEN,
+        "FEEDBACK_SECRET": "test-secret-of-the-service",
         "FEEDBACK_RATE_LIMIT": "0",
     }
 

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from sphinx_handbook.site import build_site
+from handbook_editions import build_site
 from tests.browser.conftest import Service, comments_file, running_service
+from tests.conftest import ROOT
 
 
 @dataclass
@@ -63,13 +64,15 @@ class Handbook:
 def handbook(tmp_path_factory) -> Handbook:
     """Every edition of releases.toml, built and published once for the session."""
     site = tmp_path_factory.mktemp("sync-site") / "site"
-    build_site(site, comments=comments_file(site))
+    build_site(site, releases_file=ROOT / "releases.toml", comments=comments_file(site))
     return Handbook(site, comments_file(site))
 
 
 @pytest.fixture(scope="session")
 def service(handbook: Handbook, tmp_path_factory) -> Iterator[Service]:
     with running_service(handbook.site, tmp_path_factory.mktemp("sync-service")) as running:
+        # The sync runs in the service's working directory, away from the project.
+        running.env["FEEDBACK_RELEASES_FILE"] = str(ROOT / "releases.toml")
         yield running
 
 
