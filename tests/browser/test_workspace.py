@@ -223,6 +223,16 @@ def tab_to(page, selector: str, limit: int = 300) -> None:
     raise AssertionError(f"{selector} never got the keyboard focus")
 
 
+def open_and_send(page, summary: str, key: str, field: str, text: str) -> None:
+    """Open a folded form with ``key``, type into its field, and send it with Enter."""
+    tab_to(page, summary)
+    page.keyboard.press(key)
+    tab_to(page, field)
+    page.keyboard.type(text)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+
+
 def test_editor_works_by_keyboard_alone(page, service, inbox, editor_name):
     page.goto("/redaktion/anmelden")
     tab_to(page, "#name")
@@ -237,22 +247,12 @@ def test_editor_works_by_keyboard_alone(page, service, inbox, editor_name):
     page.keyboard.press("Enter")
     expect(page.locator("li.item")).to_have_count(6)
 
-    reject_id = inbox.ids["reject"]
-    tab_to(page, f"#b-{reject_id} summary.act-reject")
-    page.keyboard.press("Enter")
-    tab_to(page, f"#grund-{reject_id}")
-    page.keyboard.type("Werbung")
-    page.keyboard.press("Tab")
-    page.keyboard.press("Enter")
+    reject_id, answer_id = inbox.ids["reject"], inbox.ids["answer"]
+    open_and_send(page, f"#b-{reject_id} summary.act-reject", "Enter", f"#grund-{reject_id}",
+                  "Werbung")
     expect(status_line(page)).to_have_text("Abgelehnt.")
-
-    answer_id = inbox.ids["answer"]
-    tab_to(page, f"#b-{answer_id} summary.act-answer")
-    page.keyboard.press("Space")
-    tab_to(page, f"#antwort-{answer_id}")
-    page.keyboard.type("Danke für die Frage.")
-    page.keyboard.press("Tab")
-    page.keyboard.press("Enter")
+    open_and_send(page, f"#b-{answer_id} summary.act-answer", "Space", f"#antwort-{answer_id}",
+                  "Danke für die Frage.")
     expect(status_line(page)).to_contain_text("Die Antwort der Redaktion ist gespeichert")
 
     tab_to(page, f"form[action$='{inbox.ids['approve']}/freigeben'] button")
