@@ -15,13 +15,14 @@ TESTOPTS    ?=
 HOST        ?= 127.0.0.1
 PORT        ?= 8000
 
-.PHONY: help install html pdf live site serve sync test bench clean
+.PHONY: help install test-data html pdf live site serve sync test bench clean
 
 help:
 	@echo "Wie kommunales E-Government gelingt – make targets:"
 	@echo "  make serve    install, build the site and serve site + feedback API on http://$(HOST):$(PORT)/"
 	@echo "  make test     install and run the whole test suite"
 	@echo "  make install  create $(VENV) and install the project (fast when nothing changed)"
+	@echo "  make test-data  download what the tests build offline (Sphinx's sdist) into $(BUILDDIR)/cache/"
 	@echo "  make html     build the working tree's HTML into $(BUILDDIR)/html/"
 	@echo "  make pdf      build the working tree's PDF into $(BUILDDIR)/pdf/ and check it"
 	@echo "  make live     live preview with sphinx-autobuild on http://$(HOST):8001/"
@@ -39,6 +40,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	@touch $@
+
+# Sphinx's own documentation, which tests/ext/test_any_project.py builds with the
+# extension: the sdist of the installed Sphinx, fetched once.
+test-data: install
+	@version=$$($(PY) -c 'import sphinx; print(sphinx.__version__)'); \
+	test -f $(BUILDDIR)/cache/sphinx-$$version.tar.gz || \
+	  $(PY) -m pip download --quiet --disable-pip-version-check --no-binary :all: --no-deps \
+	    "sphinx==$$version" -d $(BUILDDIR)/cache
 
 html: install
 	$(SPHINXBUILD) -b html -j $(JOBS) $(SPHINXOPTS) $(SOURCEDIR) $(BUILDDIR)/html
@@ -63,7 +72,7 @@ serve: site
 sync: install
 	$(PY) -m feedback_service sync
 
-test: install
+test: install test-data
 	$(PY) -m pytest $(TESTOPTS)
 
 bench: install

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from feedback_formats import DEFAULT_KIND, FIELDS, KIND_LABELS, KINDS, SUBMISSION_FIELDS
+from feedback_formats import BOX_KINDS, DEFAULT_KIND, FIELDS, KIND_LABELS, SUBMISSION_FIELDS
 
 from .errors import ApiError
 
@@ -60,7 +60,9 @@ def error_page(
         "action": API_PATH,
         "prefix": prefix,
         "fields": SUBMISSION_FIELDS,
-        "kinds": [(kind, KIND_LABELS[kind]) for kind in KINDS],
+        # The box's kinds, and the one the reader chose if another form offered it.
+        "kinds": [(kind, KIND_LABELS[kind]) for kind in BOX_KINDS + (
+            (values["kind"],) if values.get("kind") in KIND_LABELS and values["kind"] not in BOX_KINDS else ())],
         "default_kind": DEFAULT_KIND,
     }, status_code=status, headers=headers)
 

@@ -100,7 +100,8 @@ def _check_page(data: object) -> tuple[str, bool, bool, list[dict]]:
                 comment = Comment.from_json(change.get("comment"), f"changes[{index}].comment")
             except CommentError as exc:
                 raise _malformed(str(exc)) from None
-            changes.append({"op": op, "comment": comment})
+            # The wire form as it came, and the record it describes.
+            changes.append({"op": op, "comment": change["comment"], "record": comment})
         elif op == "delete" and isinstance(change.get("id"), str) and change["id"]:
             changes.append({"op": op, "id": change["id"]})
         else:
@@ -240,7 +241,7 @@ def apply(current: dict[str, Comment], export: Export) -> dict[str, Comment]:
     merged = {} if export.full else dict(current)
     for change in export.changes:
         if change["op"] == "upsert":
-            merged[change["comment"]["id"]] = change["comment"]
+            merged[change["record"].id] = change["record"]
         else:
             merged.pop(change["id"], None)
     return merged
@@ -272,6 +273,8 @@ class SyncPaths:
     comments: Path
     site: Path
     releases: Path
+    # The project whose git history and conf.py build the editions.
+    project: Path
 
     @property
     def state(self) -> Path:
@@ -333,7 +336,7 @@ def sync_once(exporter: Exporter, paths: SyncPaths, jobs: str = "auto") -> SyncR
         write_atomic(paths.comments, data)
         try:
             result.site = build_site(paths.site.absolute(), releases_file=paths.releases,
-                                     comments=paths.comments.absolute(), jobs=jobs)
+                                     comments=paths.comments.absolute(), jobs=jobs, root=paths.project)
         except BaseException as exc:
             current.restore()
             if isinstance(exc, SiteError):
@@ -411,8 +414,13 @@ class BackgroundSync:
 
 def start_in_background(config: Config, every: float) -> BackgroundSync:
     """``serve --sync-every``: sync from this service's own database."""
-    paths = SyncPaths(comments=config.comments_file, site=config.site_dir, releases=config.releases_file)
-    return BackgroundSync(DatabaseExport(config.database_url), paths, every).start()
+    return BackgroundSync(DatabaseExport(config.database_url), sync_paths(config), every).start()
+
+
+def sync_paths(config: Config, releases: Path | None = None) -> SyncPaths:
+    """Where the sync reads and writes; the project is the directory of ``FEEDBACK_RELEASES_FILE``."""
+    return SyncPaths(comments=config.comments_file, site=config.site_dir, releases=releases or config.releases_file,
+                     project=config.releases_file.absolute().parent)
 
 
 # -- Command line ---------------------------------------------------------------------
@@ -464,8 +472,7 @@ def _interrupt_on_sigterm() -> None:
 def run(args: argparse.Namespace, config: Config) -> int:
     """``python -m feedback_service sync [--every SEKUNDEN]``."""
     config = with_admin_token(config)
-    releases = args.releases or config.releases_file
-    paths = SyncPaths(comments=config.comments_file, site=config.site_dir, releases=releases)
+    paths = sync_paths(config, args.releases)
     if threading.current_thread() is threading.main_thread():
         _interrupt_on_sigterm()
     try:

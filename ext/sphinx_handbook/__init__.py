@@ -2,9 +2,10 @@
 
 from sphinx.application import Sphinx
 
-from .catalogs import LOCALE_DIR, compile_catalogs
 from .comments import setup_comments
+from .digests import setup_digests
 from .form import setup_form
+from .i18n import LOCALE_DIR, compile_catalogs
 from .layout import setup_layout
 from .newest import setup_newest
 from .recipe import setup_recipe
@@ -21,6 +22,7 @@ def setup(app: Sphinx) -> dict:
     setup_layout(app)
     setup_recipe(app)
     setup_sections(app)
+    setup_digests(app)
     setup_comments(app)
     setup_form(app)
     setup_newest(app)

@@ -1,12 +1,9 @@
-"""The extension's message catalogues (German, English): maintained by hand, compiled at build time.
+"""Maintains the extension's message catalogues (``i18n.py``): German and English.
 
-Two catalogues, one per concern: ``feedback`` (comment boxes, comments, the
-newest-comments page, build messages about them) and ``handbook`` (editions,
-recipe cards). The code writes its messages in German: ``_()`` for text on the
-pages, ``__()`` for build messages (translated for the console's locale),
-``ngettext()`` for plurals, ``handbook_()`` in the page templates of the editions;
-the form's labels come from ``feedback_formats``. After adding or changing a
-message, run::
+The code writes its messages in German: ``_()`` for text on the pages, ``__()``
+for build messages (translated for the console's locale), ``ngettext()`` for
+plurals, ``handbook_()`` in the page templates of the editions; the form's
+labels come from ``feedback_formats``. After adding or changing a message, run::
 
     .venv/bin/python -m sphinx_handbook.catalogs
 
@@ -14,10 +11,6 @@ It adds new messages to ``locale/de`` (the German text itself) and to
 ``locale/en`` (empty: translate them there and run it again) and drops messages
 the code no longer uses. ``tests/ext`` fails while a message is missing or
 untranslated.
-
-Only the ``.po`` files are tracked. The ``.mo`` files are compiled from them
-when the extension is loaded and a ``.mo`` is missing or older than its
-``.po`` (git ignores them), so a build never rewrites a tracked file.
 """
 
 from __future__ import annotations
@@ -29,32 +22,26 @@ from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 from feedback_formats.files import write_atomic
 
+from .form import form_labels
+from .i18n import CATALOGS, LANGUAGES, THEME_CATALOG, catalog_path, compile_catalogs
+
+__all__ = ["CATALOGS", "LANGUAGES", "THEME_CATALOG", "catalog_path", "extract_messages", "read_catalog", "main"]
+
 PACKAGE = Path(__file__).parent
-LOCALE_DIR = PACKAGE / "locale"
-TEMPLATES = PACKAGE / "_templates"
 SOURCE_LANGUAGE = "de"
-LANGUAGES = ("de", "en")
 KEYWORDS = {"_": None, "__": None, "ngettext": (1, 2), "handbook_": None}
 # Where each catalogue's messages are written.
 SOURCES = {
     "feedback": ("comments.py", "form.py", "newest.py", "sections.py", "_templates/feedback/*.html",
                  "_templates/feedback-*.html"),
-    "handbook": ("versions.py", "recipe.py", "_templates/handbook/*.html", "_templates/handbook-*.html"),
+    "handbook": ("layout.py", "versions.py", "recipe.py", "_templates/handbook/*.html", "_templates/handbook-*.html",
+                 "_templates/page.html"),
 }
-CATALOGS = tuple(SOURCES)
-# German for strings of furo and Sphinx that their own catalogues leave in
-# English; written by hand, conf.py puts LOCALE_DIR first in ``locale_dirs``.
-THEME_CATALOG = LOCALE_DIR / "de" / "LC_MESSAGES" / "sphinx.po"
 
 Message = str | tuple[str, str]
-
-
-def catalog_path(catalog: str, language: str, suffix: str) -> Path:
-    return LOCALE_DIR / language / "LC_MESSAGES" / f"{catalog}.{suffix}"
 
 
 def extract_messages(catalog: str) -> dict[Message, list[tuple[str, int]]]:
@@ -67,8 +54,6 @@ def extract_messages(catalog: str) -> dict[Message, list[tuple[str, int]]]:
         for lineno, message, _comments, _context in extract_from_file(method, path, keywords=KEYWORDS):
             messages.setdefault(message, []).append((name, lineno))
     if catalog == "feedback":
-        from .form import form_labels
-
         for label in form_labels():
             messages.setdefault(label, []).append(("feedback_formats/submission.py", 0))
     return messages
@@ -109,23 +94,6 @@ def update(catalog: str, language: str, messages: dict[Message, list[tuple[str, 
     if _translations(new) == known:
         new.revision_date = old.revision_date
     return new
-
-
-def _compile(po: Path, catalog: str, language: str) -> None:
-    with po.open("rb") as handle:
-        messages = read_po(handle, locale=language, domain=catalog)
-    compiled = io.BytesIO()
-    write_mo(compiled, messages)
-    write_atomic(po.with_suffix(".mo"), compiled.getvalue())
-
-
-def compile_catalogs() -> None:
-    """Compile every ``.po`` whose ``.mo`` is missing or older; run when the extension is loaded."""
-    sources = [(catalog_path(c, lang, "po"), c, lang) for c in CATALOGS for lang in LANGUAGES]
-    for po, catalog, language in [*sources, (THEME_CATALOG, "sphinx", "de")]:
-        mo = po.with_suffix(".mo")
-        if not mo.is_file() or mo.stat().st_mtime_ns < po.stat().st_mtime_ns:
-            _compile(po, catalog, language)
 
 
 def main() -> int:

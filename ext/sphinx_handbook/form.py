@@ -16,7 +16,7 @@ shows the confirmation the page already holds (CSS ``:target``).
 from __future__ import annotations
 
 from docutils import nodes
-from feedback_formats.submission import KIND_LABELS, SUBMISSION_FIELDS
+from feedback_formats.submission import BOX_KINDS, KIND_LABELS, SUBMISSION_FIELDS
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
@@ -31,9 +31,6 @@ _ = get_translation("feedback")
 __ = get_translation("feedback", "console")
 
 API_PATH = "/api/v1/comments"
-# The box writes new comments and error reports; replies and barrier reports
-# are sent from elsewhere.
-BOX_KINDS = ("comment", "correction")
 FORM_FIELDS = tuple(field for field in SUBMISSION_FIELDS if field.name != "reply_to")
 
 

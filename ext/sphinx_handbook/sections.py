@@ -7,7 +7,9 @@ so whether a section is commentable is decided when writing starts: its level
 must be in ``feedback_section_levels``. In a numbered project the level is the
 depth of the section's number (``3.2`` is level 2) and sections without a number
 (a glossary, the legal pages) have no box; in a project without section numbers
-it is the heading's depth in its document (the page title is level 1).
+it is the heading's depth in its document (the page title is level 1). A
+section id found on two pages is a warning in a numbered project (the handbook
+labels every section), a note in the log elsewhere.
 
 Every HTML build writes the commentable sections to the manifest
 (``feedback_formats.manifest``); the feedback service accepts comments only for
@@ -139,7 +141,11 @@ class SectionsDomain(Domain):
                 if not level or level not in levels:
                     continue
                 if section_id in seen:
-                    logger.warning(
+                    # The handbook gives every section a label (a test enforces it); in a
+                    # project without section numbers, headings like "Examples" on many
+                    # pages are normal, and only the log mentions them.
+                    report = logger.warning if numbered else logger.info
+                    report(
                         __("Die Abschnitts-ID %r gibt es auch in %s; Kommentare dazu erscheinen an "
                            "beiden Stellen. Bitte dem Abschnitt ein eindeutiges Label geben."),
                         section_id, seen[section_id],

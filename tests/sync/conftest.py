@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from feedback_formats import load_manifest, manifest_path
 from handbook_editions import build_site
 from tests.browser.conftest import Service, comments_file, running_service
 from tests.conftest import ROOT
@@ -42,8 +43,8 @@ class Handbook:
 
     def sections(self, version: str) -> dict[str, str]:
         """``{section id: url}`` of one published edition, from its manifest."""
-        manifest = self.site / version / "_feedback" / "sections.json"
-        return {s["id"]: s["url"] for s in json.loads(manifest.read_text(encoding="utf-8"))["sections"]}
+        manifest = load_manifest(manifest_path(self.site / version))
+        return {entry.id: entry.url for entry in manifest.sections}
 
     def fingerprint(self) -> str:
         """Everything a reader can see: where the site link points and every byte below it."""
