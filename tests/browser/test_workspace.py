@@ -315,3 +315,25 @@ def test_every_workspace_page_is_accessible_at_320_px(new_page, service, inbox, 
     page.evaluate("document.querySelector('.bulk').submit()")
     expect(page.locator("h1")).to_have_text("Das ging nicht")
     check("Fehlerseite")
+
+
+def test_an_answer_written_in_the_workspace_appears_on_the_page(page, service, inbox, editor_name):
+    log_in(page, editor_name)
+    page.goto(f"/redaktion/?suche={inbox.marker}")
+    answering = item(page, inbox.ids["answer"])
+    answering.locator("summary.act-answer").click()
+    answering.get_by_label("Antwort der Redaktion").fill(f"{inbox.marker}: Die Vorlage folgt.")
+    answering.get_by_role("button", name="Antwort speichern").click()
+    expect(status_line(page)).to_contain_text("Die Antwort der Redaktion ist gespeichert")
+    item(page, inbox.ids["answer"]).get_by_role("button", name="Freigeben").click()
+    expect(status_line(page)).to_have_text("Freigegeben.")
+    service.run("sync")
+
+    page.goto(f"/{inbox.version}/{inbox.section['url']}")
+    answer = page.locator(".fb-comment.fb-editors").filter(has_text=f"{inbox.marker}: Die Vorlage folgt.")
+    expect(answer).to_have_count(1)
+    expect(answer.locator(".fb-editors-label")).to_have_text("Antwort der Redaktion")
+    expect(answer.locator(".fb-author")).to_have_text("Redaktion")
+    question = page.locator(".fb-comments > li").filter(has_text="Gibt es die Vorlage auch als ODT?")
+    expect(question.locator(".fb-replies .fb-editors")).to_have_count(1)
+    assert_accessible(page, "Abschnitt mit Antwort der Redaktion")
