@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from feedback_formats import KIND_NAMES, ManifestError, load_manifest
 
-from ..moderation import PROGRESS
+from ..schemas import PROGRESS
 from ..sections import SectionCatalog, _version_key
 
 EDITORS_TIMEZONE = ZoneInfo("Europe/Berlin")

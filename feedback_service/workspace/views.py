@@ -19,6 +19,7 @@ from feedback_formats import KIND_NAMES
 from .. import accounts, audit, db, moderation
 from ..errors import ApiError
 from ..pages import templates
+from ..schemas import PROGRESS
 from ..sections import SectionCatalog
 from . import guard, queue
 
@@ -251,18 +252,14 @@ async def queue_page(request: Request, session) -> Response:
         "states": queue.STATES, "kinds": queue.KIND_FILTERS,
         "sections": queue.section_choices(catalog), "editions": editions,
         "editions_choices": [(value, value) for value in editions],
-        "progress": moderation.PROGRESS, "here": here,
+        "progress": PROGRESS, "here": here,
         "done": done.format(n=count if count.isdigit() else "Die"),
         "team_name": service.config.editors_name,
     })
 
 
 def _back(form: dict[str, list[str]]) -> str:
-    back = first(form, "zurueck")
-    parts = urlsplit(back)
-    if back and not parts.scheme and not parts.netloc:
-        return guard.safe_next(back)
-    return guard.BASE
+    return guard.safe_next(first(form, "zurueck"))
 
 
 def _with_done(url: str, code: str, count: int | None = None) -> str:
