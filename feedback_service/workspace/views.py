@@ -158,7 +158,7 @@ async def login(request: Request) -> Response:
 
     def attempt(conn: db.Connection) -> tuple[str | None, int]:
         subjects = accounts.login_subjects(
-            lambda text: service.limiter.client_key(conn, text), name, client
+            service.config.secret, name, service.limiter.client_key(client)
         )
         wait = accounts.login_wait(conn, subjects)
         if wait:
