@@ -26,7 +26,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from feedback_formats import KINDS, MAX_BODY
 
-from . import comments, db, moderation, pages, ratings, reader_status
+from . import audit, comments, db, moderation, pages, ratings, reader_status, workspace
 from .config import Config, load_config, normalise_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -416,7 +416,9 @@ def _moderate(action):
     async def endpoint(request: Request) -> Response:
         service = require_admin(request)
         comment_id = request.path_params["comment_id"]
-        return JSONResponse(await service.writer.run(lambda conn: action(conn, comment_id)))
+        return JSONResponse(
+            await service.writer.run(lambda conn: action(conn, comment_id, editor=audit.API))
+        )
 
     return endpoint
 
@@ -655,7 +657,7 @@ def create_app(config: Config | None = None) -> Starlette:
     # Outermost of all: every answer carries the security headers, the guard's 403 too.
     middleware.insert(0, Middleware(SecurityHeaders))
     app = Starlette(
-        routes=[*ROUTES, Mount("/", app=SiteFiles(service.config.site_dir))],
+        routes=[*ROUTES, *workspace.mount(), Mount("/", app=SiteFiles(service.config.site_dir))],
         middleware=middleware,
         exception_handlers={
             ApiError: on_api_error,

@@ -18,8 +18,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from feedback_formats import (
-    COMMENT_FIELDS, CONSENT_VALUES, DEFAULT_KIND, FIELDS, HELPFUL_VALUES, KINDS, MAX_AUTHOR, MAX_EMAIL, MAX_REASON,
-    MAX_TEXT,
+    COMMENT_FIELDS, CONSENT_VALUES, DEFAULT_KIND, DEFAULT_ROLE, FIELDS, HELPFUL_VALUES, KINDS, MAX_AUTHOR, MAX_EMAIL,
+    MAX_REASON, MAX_TEXT, ROLES,
 )
 
 COMMENT_ID = re.compile(r"c_[0-9A-Z]{26}")
@@ -27,6 +27,10 @@ MAX_ID = 200  # characters of a section or version repeated in an error message
 _LINK = re.compile(r"(?:https?://|www\.)\S", re.IGNORECASE)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 STATUSES = ("pending", "approved", "rejected")
+# How far the editors are with a correction or a barrier report, and its German name.
+PROGRESS = {
+    "open": "offen", "in_progress": "in Bearbeitung", "done": "erledigt", "declined": "abgelehnt",
+}
 
 
 # Unicode's control characters (category Cc) and lone surrogates (Cs); text may hold tab and newline.
@@ -301,6 +305,7 @@ class Outcome(BaseModel):
 PublicComment = create_model(
     "PublicComment", __doc__="A published comment: the record of the comments file.",
     **{name: (str | None if name == "reply_to" else str, ...) for name in COMMENT_FIELDS},
+    role=(Literal[ROLES], Field(DEFAULT_ROLE, description="editors: eine Antwort der Redaktion")),
 )
 
 
@@ -313,6 +318,11 @@ class AdminComment(PublicComment):
     status: Literal[STATUSES]
     email: str
     status_changed: str
+    reason: str = Field(description="Begründung einer Ablehnung (nur für die Akten)")
+    progress: Literal[tuple(PROGRESS)] = Field(
+        description="Bearbeitungsstand einer Fehler- oder Barrieremeldung")
+    note: str = Field(description="Notiz der Redaktion zu einer Fehler- oder Barrieremeldung")
+    done_in: str = Field(description="Ausgabe, die eine erledigte Meldung übernommen hat")
     section_number: str
     section_title: str
 
