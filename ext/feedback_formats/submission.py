@@ -24,9 +24,9 @@ KIND_LABELS = {
     "correction": "Fehler melden (nur an die Redaktion)",
     "barrier": "Barriere melden (nur an die Redaktion)",
 }
-# The kinds the comment box under each section offers; replies and barrier
-# reports are sent from elsewhere.
-BOX_KINDS = ("comment", "correction")
+# The kinds the comment box under each section offers: a public comment, or a
+# private report of an error or of an accessibility barrier; replies are comments only.
+BOX_KINDS = ("comment", "correction", "barrier")
 # What a kind is called in a listing or a message.
 KIND_NAMES = {"comment": "Kommentar", "correction": "Fehlermeldung", "barrier": "Barrieremeldung"}
 # What a consent field carries when given: JSON ``true``, a checked box ``on``.

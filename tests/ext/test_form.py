@@ -31,7 +31,8 @@ def test_form_posts_every_field_the_service_expects(build):
     assert named["author"][0]["maxlength"] == "80"
     assert named["email"][0]["type"] == "email"
     assert named["email"][0]["autocomplete"] == "email"
-    assert [(r["value"], r.has_attr("checked")) for r in named["kind"]] == [("comment", True), ("correction", False)]
+    assert [(r["value"], r.has_attr("checked")) for r in named["kind"]] == [
+        ("comment", True), ("correction", False), ("barrier", False)]
     assert named["kind"][0].find_parent("fieldset").legend.get_text() == "Art der Nachricht"
     consent = named["consent"][0]
     assert (consent["type"], consent["value"]) == ("checkbox", "on")
