@@ -17,7 +17,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from . import comments, db, moderation, pages
+from . import comments, db, moderation, notify, pages
 from .config import Config, load_config, normalise_origin
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -47,6 +47,9 @@ class Service:
         self.catalog = SectionCatalog(config.site_dir)
         self.limiter = RateLimiter(config.rate_limit, config.trusted_proxies)
         self.public = comments.PublicComments()
+        self.notifier = notify.Notifier(
+            config.notifications, self.db, self.writer, self.catalog
+        )
         self._loop_connection: db.Connection | None = None
 
     def loop_connection(self) -> db.Connection:
@@ -156,7 +159,9 @@ async def post_comment(request: Request) -> Response:
         if is_honeypot(fields):
             log.info("honeypot filled; submission dropped")
             return _acknowledge(is_form, return_to, fields, comments.honeypot_answer())
-        submission = validate_submission(fields, service.catalog, service.config.max_links)
+        submission = validate_submission(
+            fields, service.catalog, service.config.max_links, service.config.notifications
+        )
         idempotency = comments.IdempotencyKey.from_header(request.headers.get("idempotency-key"))
         job = comments.create_job(
             submission, service.client_address(request), service.limiter, idempotency
@@ -168,6 +173,7 @@ async def post_comment(request: Request) -> Response:
                 raise
             # The same key was committed by a concurrent request meanwhile: replay it.
             status, answer = await service.writer.run(job)
+        service.notifier.wake()
     except (ApiError, ValidationFailed) as exc:
         if not is_form:
             raise
@@ -293,7 +299,9 @@ def _moderate(action):
     async def endpoint(request: Request) -> Response:
         service = require_admin(request)
         comment_id = request.path_params["comment_id"]
-        return JSONResponse(await service.writer.run(lambda conn: action(conn, comment_id)))
+        answer = await service.writer.run(lambda conn: action(conn, comment_id))
+        service.notifier.wake()
+        return JSONResponse(answer)
 
     return endpoint
 
@@ -302,6 +310,42 @@ async def admin_export(request: Request) -> Response:
     service = require_admin(request)
     since = moderation.parse_cursor(request.query_params.get("since"))
     return JSONResponse(await service.snapshot(lambda conn: moderation.export(conn, since)))
+
+
+# -- Readers' notification links -----------------------------------------------------
+
+def subscription_page(action: str):
+    """Confirm or unsubscribe: GET shows a button, only POST acts.
+
+    Mail scanners follow links with GET; a POST comes from the reader's button,
+    or, for unsubscribing, from the mail program's one-click (RFC 8058).
+    """
+
+    async def endpoint(request: Request) -> Response:
+        service = _service(request)
+        token = request.query_params.get("token", "")
+        if request.method == "POST" and not token:
+            fields, _ = parse_body(request.headers.get("content-type"), await read_body(request))
+            token = fields.get("token") if isinstance(fields.get("token"), str) else ""
+        if request.method == "GET":
+            found = await service.read(lambda conn: notify.find_subscription(conn, token))
+            state = "ask" if found is not None else "unknown"
+            if action == "confirm" and found is not None and found["confirmed"] is not None:
+                state = "done"
+        elif action == "confirm":
+            found = await service.writer.run(lambda conn: notify.confirm(conn, token))
+            state = "done" if found is not None else "unknown"
+        else:
+            await service.writer.run(lambda conn: notify.unsubscribe(conn, token))
+            state = "done"
+        service.notifier.wake()
+        return pages.templates.TemplateResponse(
+            request, "notify_page.html", {"action": action, "state": state, "token": token},
+            status_code=404 if state == "unknown" and action == "confirm" else 200,
+            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        )
+
+    return endpoint
 
 
 # -- Site ------------------------------------------------------------------------
@@ -446,6 +490,11 @@ ROUTES = [
     Route(f"{API}/admin/export", admin_export, methods=["GET"]),
     Route("/api/{rest:path}", api_not_found),
 ]
+# Pages for people (not in the OpenAPI document).
+PAGES = [
+    Route(notify.CONFIRM_PATH, subscription_page("confirm"), methods=["GET", "POST"]),
+    Route(notify.UNSUBSCRIBE_PATH, subscription_page("unsubscribe"), methods=["GET", "POST"]),
+]
 
 
 async def _purge(service: Service) -> None:
@@ -477,14 +526,16 @@ def create_app(config: Config | None = None) -> Starlette:
         service.writer.start()
         await _purge(service)
         purger = asyncio.create_task(_purge_periodically(service))
+        service.notifier.start()
         try:
             yield
         finally:
             purger.cancel()
+            await service.notifier.stop()
             service.close()
 
     app = Starlette(
-        routes=[*ROUTES, Mount("/", app=SiteFiles(service.config.site_dir))],
+        routes=[*ROUTES, *PAGES, Mount("/", app=SiteFiles(service.config.site_dir))],
         exception_handlers={
             ApiError: on_api_error,
             ValidationFailed: on_validation_failed,

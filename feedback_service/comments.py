@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from . import db
+from . import db, notify
 from .errors import ApiError, ValidationFailed, field_error
 from .ratelimit import RateLimiter
 from .validation import Submission
@@ -129,7 +129,7 @@ def create_job(
         comment_id = new_comment_id()
         token = secrets.token_urlsafe(24)
         now = db.utc_now()
-        db.insert_comment(conn, {
+        row = {
             "id": comment_id,
             "section": submission.section,
             "version": submission.version,
@@ -142,7 +142,9 @@ def create_job(
             "created": now,
             "status_changed": now,
             "delete_token_hash": hash_token(token),
-        })
+        }
+        db.insert_comment(conn, row)
+        notify.submission_created(conn, row, subscribe=submission.notify)
         answer = {"id": comment_id, "status": "pending", "delete_token": token}
         if idempotency is not None:
             db.store_idempotent_answer(

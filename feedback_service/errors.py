@@ -12,6 +12,7 @@ FIELD_LABELS = {
     "email": "E-Mail",
     "kind": "Art",
     "consent": "Einwilligung",
+    "notify": "Benachrichtigung",
     "reply_to": "Antwort auf",
     "return_to": "Rücksprungadresse",
     "website": "Website",

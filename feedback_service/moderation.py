@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
-from . import db
+from . import db, notify
 from .errors import ApiError
 from .sections import SectionCatalog
 
@@ -44,6 +44,7 @@ def approve(conn: db.Connection, comment_id: str) -> dict:
     if row["status"] != "approved":
         db.set_status(conn, comment_id, "approved")
         db.record_change(conn, comment_id, "upsert")
+        notify.comment_published(conn, comment_id)
     return {"id": comment_id, "status": "approved"}
 
 
@@ -51,6 +52,7 @@ def reject(conn: db.Connection, comment_id: str) -> dict:
     row = _existing(conn, comment_id)
     if row["status"] != "rejected":
         db.set_status(conn, comment_id, "rejected")
+        notify.comment_withdrawn(conn, comment_id)
         if _is_public(row):
             db.record_change(conn, comment_id, "delete")
     return {"id": comment_id, "status": "rejected"}
@@ -148,12 +150,13 @@ def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
 
 
 def purge(conn: db.Connection) -> dict[str, int]:
-    """Delete rejected comments after 30 days, idempotency keys and rate data after 24 h."""
+    """Delete rejected comments after 30 days, idempotency keys and rate data after 24 h,
+    and notification data no mail is due for any more."""
     rejected_before = (datetime.now(timezone.utc) - REJECTED_RETENTION).strftime(
         "%Y-%m-%dT%H:%M:%SZ"
     )
     expired_before_ms = int(time.time() * 1000) - 24 * 3600 * 1000
-    return db.purge(conn, rejected_before, expired_before_ms)
+    return {**db.purge(conn, rejected_before, expired_before_ms), **notify.purge(conn)}
 
 
 def corrections_report(rows: list[dict]) -> str:

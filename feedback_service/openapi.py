@@ -48,6 +48,10 @@ _SUBMISSION = {
         "kind": {"type": "string", "enum": ["comment", "correction"], "default": "comment"},
         "consent": {"description": "true (JSON) oder \"on\" (Formular); Pflicht für comment",
                     "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["on"]}]},
+        "notify": {"description": "true oder \"on\": per E-Mail benachrichtigen, wenn der "
+                   "Kommentar veröffentlicht oder beantwortet wird (doppelte Bestätigung; "
+                   "braucht email)",
+                   "oneOf": [{"type": "boolean"}, {"type": "string", "enum": ["on"]}]},
         "reply_to": {"type": ["string", "null"], "description": "ID eines freigegebenen "
                      "Kommentars desselben Abschnitts"},
         "website": {"type": "string", "description": "Honeypot, muss leer bleiben"},

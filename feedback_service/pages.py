@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
+
+from starlette.templating import Jinja2Templates
 
 from .errors import FIELD_LABELS, ApiError
+
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 _STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"

@@ -8,8 +8,9 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from .config import normalise_origin
+from .config import Notifications, normalise_origin
 from .errors import FIELD_LABELS, ApiError, ValidationFailed, field_error
+from .notify import check_request, wants_notification
 from .sections import SectionCatalog
 
 MAX_BODY = 64 * 1024
@@ -20,7 +21,7 @@ MAX_ID = 200
 
 FIELDS = (
     "section", "version", "text", "author", "email", "kind", "consent", "reply_to",
-    "website", "return_to",
+    "website", "return_to", "notify",
 )
 KINDS = ("comment", "correction")
 COMMENT_ID = re.compile(r"c_[0-9A-Z]{26}")
@@ -38,13 +39,14 @@ class Submission:
     kind: str
     reply_to: str | None
     return_to: str | None
+    notify: bool = False
 
     def public_fingerprint(self) -> dict:
         """What identifies the request for idempotency (everything the client sent)."""
         return {
             "section": self.section, "version": self.version, "text": self.text,
             "author": self.author, "email": self.email, "kind": self.kind,
-            "reply_to": self.reply_to,
+            "reply_to": self.reply_to, "notify": self.notify,
         }
 
 
@@ -158,7 +160,10 @@ def is_honeypot(data: dict) -> bool:
     return bool(website) and (not isinstance(website, str) or bool(website.strip()))
 
 
-def validate_submission(data: dict, catalog: SectionCatalog, max_links: int) -> Submission:
+def validate_submission(
+    data: dict, catalog: SectionCatalog, max_links: int,
+    notifications: Notifications = Notifications(),
+) -> Submission:
     """A checked submission, or ValidationFailed listing every invalid field."""
     check = _Checker(data)
     section = check.string("section")
@@ -231,11 +236,15 @@ def validate_submission(data: dict, catalog: SectionCatalog, max_links: int) -> 
             "Der Kommentar, auf den Sie antworten, existiert nicht.",
             "reply_to",
         )
+    notify = wants_notification(data.get("notify"))
+    if notify and not any(error.field in ("email", "kind") for error in check.errors):
+        for error in check_request(kind, email, notifications):
+            check.fail(error.code, error.message, error.field)
     if check.errors:
         raise ValidationFailed(check.errors)
     return Submission(
         section=section, version=version, text=text, author=author, email=email,
-        kind=kind, reply_to=reply_to, return_to=return_to,
+        kind=kind, reply_to=reply_to, return_to=return_to, notify=notify,
     )
 
 
