@@ -15,13 +15,14 @@ TESTOPTS    ?=
 HOST        ?= 127.0.0.1
 PORT        ?= 8000
 
-.PHONY: help install html pdf live site serve sync test bench clean
+.PHONY: help install test-data html pdf live site serve sync test bench clean
 
 help:
 	@echo "Wie kommunales E-Government gelingt – make targets:"
 	@echo "  make serve    install, build the site and serve site + feedback API on http://$(HOST):$(PORT)/"
 	@echo "  make test     install and run the whole test suite"
 	@echo "  make install  create $(VENV) and install the project (fast when nothing changed)"
+	@echo "  make test-data  download what the tests build offline (Sphinx's sdist) into $(BUILDDIR)/cache/"
 	@echo "  make html     build the working tree's HTML into $(BUILDDIR)/html/"
 	@echo "  make pdf      build the working tree's PDF into $(BUILDDIR)/pdf/ and check it"
 	@echo "  make live     live preview with sphinx-autobuild on http://$(HOST):8001/"
@@ -40,6 +41,14 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	@touch $@
 
+# Sphinx's own documentation, which tests/ext/test_any_project.py builds with the
+# extension: the sdist of the installed Sphinx, fetched once.
+test-data: install
+	@version=$$($(PY) -c 'import sphinx; print(sphinx.__version__)'); \
+	test -f $(BUILDDIR)/cache/sphinx-$$version.tar.gz || \
+	  $(PY) -m pip download --quiet --disable-pip-version-check --no-binary :all: --no-deps \
+	    "sphinx==$$version" -d $(BUILDDIR)/cache
+
 html: install
 	$(SPHINXBUILD) -b html -j $(JOBS) $(SPHINXOPTS) $(SOURCEDIR) $(BUILDDIR)/html
 
@@ -55,7 +64,7 @@ live: install
 	$(VENV)/bin/sphinx-autobuild -b html $(SPHINXOPTS) --host $(HOST) --port 8001 $(SOURCEDIR) $(BUILDDIR)/live
 
 site: install
-	$(PY) -m sphinx_handbook.site build --out $(BUILDDIR)/site
+	$(PY) -m handbook_editions build --out $(BUILDDIR)/site
 
 serve: site
 	$(PY) -m feedback_service serve --host $(HOST) --port $(PORT) --site-dir $(BUILDDIR)/site --sync-every 30
@@ -63,7 +72,7 @@ serve: site
 sync: install
 	$(PY) -m feedback_service sync
 
-test: install
+test: install test-data
 	$(PY) -m pytest $(TESTOPTS)
 
 bench: install

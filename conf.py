@@ -10,13 +10,14 @@ from datetime import date
 
 # -- Edition -------------------------------------------------------------------
 # `make site` sets these per edition from releases.toml; a plain `make html`
-# builds the working tree as the current edition.
+# builds the working tree as the edition in preparation, with its version and
+# its date ("Stand", shown on the start page and the PDF title page).
 project = "Wie kommunales E-Government gelingt"
 subtitle = "Ein Kochbuch für Praktiker"
 author = "Redaktion Kochbuch E-Government"
-version = os.environ.get("HANDBOOK_VERSION", "2.0")
+version = os.environ.get("HANDBOOK_VERSION", "2.1")
 release = os.environ.get("HANDBOOK_RELEASE", version)
-edition_date = os.environ.get("HANDBOOK_DATE", date.today().isoformat())
+edition_date = os.environ.get("HANDBOOK_DATE", "2026-12-02")
 copyright = f"2016–{date.today().year}, {author}"
 
 _MONTHS = ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
@@ -49,7 +50,7 @@ extensions = ["myst_parser", "sphinx_handbook"]
 language = "de"
 root_doc = "index"
 source_suffix = {".md": "markdown"}
-exclude_patterns = []
+exclude_patterns = ["STIL.md"]  # the authors' style sheet, not part of the handbook
 templates_path = []
 # German for the theme strings Sphinx's and furo's catalogues leave in English.
 locale_dirs = [str(Path(__file__).parent / "ext" / "sphinx_handbook" / "locale")]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import random
 import re
@@ -33,6 +32,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import feedback_formats.comments as comments_file
+from feedback_formats.comments import Comment
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -147,10 +149,8 @@ def comments_for(labels: list[list[str]], rng: random.Random) -> list[dict]:
 
 
 def write_comments(path: Path, comments: list[dict]) -> None:
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps({"format": 1, "generated": "2026-11-21T10:00:00Z", "comments": comments},
-                                    ensure_ascii=False), encoding="utf-8")
-    os.replace(temporary, path)
+    """The comments file as the sync writes it."""
+    comments_file.write_comments(path, [Comment.from_json(item) for item in comments])
 
 
 def sphinx_build(source: Path, out: Path, comments: Path, jobs: str) -> tuple[float, float]:

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import httpx
 
+from feedback_formats import Manifest, ManifestEntry, write_manifest
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".bench" / "service"
 ISSO_VENV = ROOT / ".bench" / "isso-venv"
@@ -168,13 +170,10 @@ def wait_until_up(url: str, process: subprocess.Popen, name: str) -> None:
 
 def start_ours() -> Server:
     site = WORK / "site"
-    manifest = site / "2.0" / "_feedback" / "sections.json"
-    manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest.write_text(json.dumps({"version": "2.0", "sections": [
-        {"id": section, "number": f"1.{n}", "title": section, "doc": "index",
-         "url": f"index.html#{section}"}
+    write_manifest(site / "2.0", Manifest("2.0", tuple(
+        ManifestEntry(section, f"1.{n}", section, "index", f"index.html#{section}")
         for n, section in enumerate((SECTION_POST, SECTION_GET), 1)
-    ]}), encoding="utf-8")
+    )))
     db_path = WORK / "ours.sqlite3"
     port = free_port()
     env = {

@@ -5,7 +5,7 @@ build, HTML and PDF, timed once), starts the real feedback service on it with a
 fresh SQLite database and then, three times in turn, measures as the operator
 runs them (each its own process):
 
-* ``python -m sphinx_handbook.site build`` with nothing changed: the floor any
+* ``python -m handbook_editions build`` with nothing changed: the floor any
   rebuild of all editions costs (Sphinx start, incremental check, publish),
 * ``python -m feedback_service sync`` after one comment was approved on a
   section every edition has: export, comments file, rebuild, publish,
@@ -31,8 +31,10 @@ import time
 from pathlib import Path
 
 import requests
+from feedback_formats.manifest import load_manifest, manifest_path
 
 ROOT = Path(__file__).resolve().parent.parent
+RELEASES = ROOT / "releases.toml"
 RUNS = 3
 
 
@@ -65,10 +67,7 @@ def wait_until_healthy(url: str, process: subprocess.Popen) -> None:
 def shared_section(site: Path) -> tuple[str, str]:
     """A section id every edition has, and the newest edition's version."""
     versions = [v["version"] for v in json.loads((site / "versions.json").read_text(encoding="utf-8"))["versions"]]
-    ids = [
-        [s["id"] for s in json.loads((site / v / "_feedback" / "sections.json").read_text(encoding="utf-8"))["sections"]]
-        for v in versions
-    ]
+    ids = [[entry.id for entry in load_manifest(manifest_path(site / v)).sections] for v in versions]
     common = [sid for sid in ids[0] if all(sid in other for other in ids[1:])]
     return common[len(common) // 2], versions[0]
 
@@ -105,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             "FEEDBACK_ADMIN_TOKEN": token,
             "FEEDBACK_SERVICE_URL": url,
             "FEEDBACK_RATE_LIMIT": "0",
+            # Service and sync run in the temporary directory; they rebuild this project's editions.
+            "FEEDBACK_RELEASES_FILE": str(RELEASES),
         }
-        site_build = [python, "-m", "sphinx_handbook.site", "build", "--out", str(site), "--comments", str(comments)]
+        site_build = [python, "-m", "handbook_editions", "build", "--releases", str(RELEASES), "--out", str(site),
+                      "--comments", str(comments)]
         sync = [python, "-m", "feedback_service", "sync"]
 
         full, _ = timed(site_build, env, work)

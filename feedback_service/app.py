@@ -10,42 +10,48 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from feedback_formats import KINDS, MAX_BODY
 
 from . import comments, db, moderation, notify, pages
-from .config import Config, load_config, normalise_origin
+from .config import Config, load_config, normalise_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
 from .ratelimit import RateLimiter
+from .schemas import COMMENT_ID
 from .sections import SectionCatalog
 from .validation import (
-    COMMENT_ID, MAX_BODY, is_honeypot, media_type, parse_body, safe_return_to,
-    validate_submission, with_fragment,
+    FORM, is_honeypot, media_type, parse_body, safe_return_to, validate_submission, with_fragment,
 )
 
 log = logging.getLogger("feedback_service")
 
 API = "/api/v1"
 PURGE_INTERVAL = 3600
-CORS_METHODS = "GET, POST, DELETE, OPTIONS"
-CORS_HEADERS = "Content-Type, Idempotency-Key, X-Delete-Token, Authorization"
+CORS_METHODS = ["GET", "POST", "DELETE", "OPTIONS"]
+CORS_HEADERS = ["Content-Type", "Idempotency-Key", "X-Delete-Token", "Authorization"]
 
 
 class Service:
     """Everything a request needs, built once per process."""
 
     def __init__(self, config: Config):
-        self.config = config
+        self.config = with_secret(config)
         self.db = db.Database(config.database_url)
         self.reads = db.ReadPool(self.db)
         self.writer = db.Writer(self.db)
         self.catalog = SectionCatalog(config.site_dir)
-        self.limiter = RateLimiter(config.rate_limit, config.trusted_proxies)
+        self.limiter = RateLimiter(config.rate_limit)
         self.public = comments.PublicComments()
         self.notifier = notify.Notifier(
             config.notifications, self.db, self.writer, self.catalog
@@ -79,27 +85,17 @@ class Service:
 
         return await run_in_threadpool(run)
 
-    def own_origin(self, scope: Scope) -> str | None:
-        headers = _headers(scope)
-        scheme = scope.get("scheme", "http")
-        if self.limiter.is_trusted(_peer(scope)):
-            scheme = headers.get("x-forwarded-proto", scheme).split(",")[0].strip() or scheme
-        host = headers.get("host")
-        return normalise_origin(f"{scheme}://{host}") if host else None
-
-    def client_address(self, request: Request) -> str:
-        return self.limiter.client_address(
-            _peer(request.scope), request.headers.get("x-forwarded-for")
-        )
 
 
-def _headers(scope: Scope) -> dict[str, str]:
-    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+def own_origin(scope: Scope) -> str | None:
+    """The origin the request was sent to (its scheme as a trusted proxy forwarded it)."""
+    host = Headers(scope=scope).get("host")
+    return normalise_origin(f"{scope.get('scheme', 'http')}://{host}") if host else None
 
 
-def _peer(scope: Scope) -> str | None:
-    client = scope.get("client")
-    return client[0] if client else None
+def client_address(request: Request) -> str:
+    """The reader's address (``ProxyHeadersMiddleware`` has put in what trusted proxies forwarded)."""
+    return request.client.host if request.client else "unknown"
 
 
 def _service(request: Request) -> Service:
@@ -147,24 +143,23 @@ async def read_body(request: Request) -> bytes:
 
 async def post_comment(request: Request) -> Response:
     service = _service(request)
-    is_form = media_type(request.headers.get("content-type"))[0] == (
-        "application/x-www-form-urlencoded"
-    )
+    content_type = request.headers.get("content-type")
+    is_form = media_type(content_type)[0] == FORM
     fields: dict = {}
     return_to: str | None = None
     try:
-        fields, _ = parse_body(request.headers.get("content-type"), await read_body(request))
+        fields = parse_body(content_type, await read_body(request))
         if is_form:
-            return_to = _form_return_to(service, request, fields)
+            return_to = _form_return_to(request, fields)
         if is_honeypot(fields):
             log.info("honeypot filled; submission dropped")
-            return _acknowledge(is_form, return_to, fields, comments.honeypot_answer())
+            return _acknowledge(request, return_to, fields, comments.honeypot_answer(service.config.secret))
         submission = validate_submission(
             fields, service.catalog, service.config.max_links, service.config.notifications
         )
         idempotency = comments.IdempotencyKey.from_header(request.headers.get("idempotency-key"))
         job = comments.create_job(
-            submission, service.client_address(request), service.limiter, idempotency
+            submission, client_address(request), service.limiter, idempotency, service.config.secret
         )
         try:
             status, answer = await service.writer.run(job)
@@ -177,21 +172,17 @@ async def post_comment(request: Request) -> Response:
     except (ApiError, ValidationFailed) as exc:
         if not is_form:
             raise
-        errors = exc.errors if isinstance(exc, ValidationFailed) else [exc]
-        headers = errors[0].headers if isinstance(exc, ApiError) else {}
-        status = 422 if isinstance(exc, ValidationFailed) else exc.status
-        return HTMLResponse(
-            pages.error_page(errors, fields, return_to), status_code=status, headers=headers
-        )
-    return _acknowledge(is_form, return_to, fields, answer, status)
+        if isinstance(exc, ValidationFailed):
+            return pages.error_page(request, exc.errors, fields, return_to, 422)
+        return pages.error_page(request, [exc], fields, return_to, exc.status, exc.headers)
+    return _acknowledge(request, return_to, fields, answer, status)
 
 
-def _form_return_to(service: Service, request: Request, fields: dict) -> str | None:
+def _form_return_to(request: Request, fields: dict) -> str | None:
     value = fields.get("return_to")
     if not isinstance(value, str) or not value.strip():
         return None
-    own = service.own_origin(request.scope) or ""
-    safe = safe_return_to(value.strip(), own, service.config.allowed_origins)
+    safe = safe_return_to(value.strip(), own_origin(request.scope) or "", _service(request).config.allowed_origins)
     if safe is None:
         raise ApiError(
             422, "foreign_return_to",
@@ -201,12 +192,13 @@ def _form_return_to(service: Service, request: Request, fields: dict) -> str | N
 
 
 def _acknowledge(
-    is_form: bool, return_to: str | None, fields: dict, answer: dict, status: int = 202
+    request: Request, return_to: str | None, fields: dict, answer: dict, status: int = 202
 ) -> Response:
-    if not is_form:
+    """JSON for scripts; for a form, back to the page's confirmation (or a thanks page)."""
+    if media_type(request.headers.get("content-type"))[0] != FORM:
         return JSONResponse(answer, status_code=status)
     if return_to is None:
-        return HTMLResponse(pages.thanks_page(), status_code=status)
+        return pages.thanks_page(request, status)
     section = fields.get("section") if isinstance(fields.get("section"), str) else ""
     return RedirectResponse(with_fragment(return_to, f"fb-ok-{section}"), status_code=303)
 
@@ -230,7 +222,7 @@ async def delete_own_comment(request: Request) -> Response:
     comment_id = request.path_params["comment_id"]
     token = request.headers.get("x-delete-token") or request.query_params.get("token")
     if token is None and media_type(request.headers.get("content-type"))[0] == "application/json":
-        data, _ = parse_body(request.headers.get("content-type"), await read_body(request))
+        data = parse_body(request.headers.get("content-type"), await read_body(request))
         token = data.get("token") if isinstance(data.get("token"), str) else None
     if not token:
         raise ApiError(
@@ -268,8 +260,8 @@ def require_admin(request: Request) -> Service:
 
 def _kind(request: Request) -> str | None:
     kind = request.query_params.get("kind") or None
-    if kind not in (None, "comment", "correction"):
-        raise ApiError(422, "invalid_kind", "Die Art muss comment oder correction sein.", "kind")
+    if kind is not None and kind not in KINDS:
+        raise ApiError(422, "invalid_kind", f"Die Art muss {', '.join(KINDS)} sein.", "kind")
     return kind
 
 
@@ -325,7 +317,7 @@ def subscription_page(action: str):
         service = _service(request)
         token = request.query_params.get("token", "")
         if request.method == "POST" and not token:
-            fields, _ = parse_body(request.headers.get("content-type"), await read_body(request))
+            fields = parse_body(request.headers.get("content-type"), await read_body(request))
             token = fields.get("token") if isinstance(fields.get("token"), str) else ""
         if request.method == "GET":
             found = await service.read(lambda conn: notify.find_subscription(conn, token))
@@ -359,15 +351,7 @@ class SiteFiles:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.directory.is_dir():
-            response = HTMLResponse(
-                pages.page(
-                    "Website nicht gebaut",
-                    "<h1>Die Website ist noch nicht gebaut</h1>"
-                    "<p>Bitte zuerst <code>make site</code> oder <code>make html</code> "
-                    "ausführen.</p>",
-                ),
-                status_code=404,
-            )
+            response = pages.site_missing_page(Request(scope))
             await response(scope, receive, send)
             return
         if self._files is None:
@@ -377,57 +361,49 @@ class SiteFiles:
 
 # -- Origin and CORS -------------------------------------------------------------
 
-class OriginGuard:
-    """403 for API requests from foreign origins; CORS headers for allowed ones."""
+class CORS(CORSMiddleware):
+    """Starlette's CORS; a granted preflight answers 204 No Content."""
 
-    def __init__(self, app: ASGIApp, service: Service):
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 200:
+            return response
+        headers = {name: value for name, value in response.headers.items()
+                   if name.startswith("access-control-") or name == "vary"}
+        return Response(status_code=204, headers=headers)
+
+
+class OriginGuard:
+    """403 for API requests from a foreign ``Origin``; CORS for the allowed ones.
+
+    The service's own origin needs no CORS; every other origin must be one of
+    ``FEEDBACK_ALLOWED_ORIGINS``. Pages of the site are never guarded.
+    """
+
+    def __init__(self, app: ASGIApp, allowed: frozenset[str]):
         self.app = app
-        self.service = service
+        self.allowed = allowed
+        self.cors = CORS(
+            app, allow_origins=sorted(allowed), allow_methods=CORS_METHODS, allow_headers=CORS_HEADERS,
+            expose_headers=["Retry-After"], max_age=600,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/api/"):
             await self.app(scope, receive, send)
             return
-        origin = None
-        for name, value in scope["headers"]:
-            if name == b"origin":
-                origin = value.decode("latin-1")
-                break
-        if origin is None:
+        origin = Headers(scope=scope).get("origin")
+        normalised = normalise_origin(origin) if origin is not None else None
+        if origin is None or (normalised is not None and normalised == own_origin(scope)):
             await self.app(scope, receive, send)
-            return
-        normalised = normalise_origin(origin)
-        if normalised is not None and normalised == self.service.own_origin(scope):
-            await self.app(scope, receive, send)
-            return
-        if normalised is None or normalised not in self.service.config.allowed_origins:
+        elif normalised in self.allowed:
+            await self.cors(scope, receive, send)
+        else:
             response = error_response(ApiError(
                 403, "foreign_origin",
                 "Anfragen von dieser Website sind nicht erlaubt (fremder Origin).",
             ))
             await response(scope, receive, send)
-            return
-        cors = [
-            (b"access-control-allow-origin", normalised.encode()),
-            (b"vary", b"Origin"),
-            (b"access-control-expose-headers", b"Retry-After"),
-        ]
-        if scope["method"] == "OPTIONS":
-            response = Response(status_code=204, headers={
-                "Access-Control-Allow-Methods": CORS_METHODS,
-                "Access-Control-Allow-Headers": CORS_HEADERS,
-                "Access-Control-Max-Age": "600",
-            })
-            response.raw_headers.extend(cors)
-            await response(scope, receive, send)
-            return
-
-        async def send_with_cors(message):
-            if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *cors]}
-            await send(message)
-
-        await self.app(scope, receive, send_with_cors)
 
 
 # -- Errors ----------------------------------------------------------------------
@@ -451,11 +427,7 @@ async def on_database_error(request: Request, exc: db.DatabaseError) -> Response
 
 async def on_http_error(request: Request, exc: HTTPException) -> Response:
     if not request.url.path.startswith("/api/"):
-        return HTMLResponse(
-            pages.page("Seite nicht gefunden", "<h1>Diese Seite gibt es nicht</h1>"
-                        '<p><a href="/">Zur Startseite</a></p>'),
-            status_code=exc.status_code, headers=exc.headers,
-        )
+        return pages.not_found_page(request, exc.status_code, exc.headers)
     if exc.status_code == 405:
         return error_response(ApiError(
             405, "method_not_allowed", "Diese Methode ist hier nicht erlaubt.",
@@ -534,8 +506,15 @@ def create_app(config: Config | None = None) -> Starlette:
             await service.notifier.stop()
             service.close()
 
+    middleware = []
+    if service.config.trusted_proxies:
+        # Outermost: the guard and the rate limit see the reader's address and scheme.
+        trusted = [str(network) for network in service.config.trusted_proxies]
+        middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted))
+    middleware.append(Middleware(OriginGuard, allowed=service.config.allowed_origins))
     app = Starlette(
         routes=[*ROUTES, *PAGES, Mount("/", app=SiteFiles(service.config.site_dir))],
+        middleware=middleware,
         exception_handlers={
             ApiError: on_api_error,
             ValidationFailed: on_validation_failed,
@@ -545,7 +524,6 @@ def create_app(config: Config | None = None) -> Starlette:
         lifespan=lifespan,
     )
     app.state.service = service
-    app.add_middleware(OriginGuard, service=service)
     return app
 
 

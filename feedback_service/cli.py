@@ -9,18 +9,17 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from feedback_formats import KIND_NAMES, KINDS, write_atomic
+
 from . import db, moderation, sync
-from .config import Config, ConfigError, load_config
+from .config import ADMIN_TOKEN_FILE, Config, ConfigError, load_config, redact_url, with_admin_token, with_secret
 from .errors import ApiError
 from .sections import SectionCatalog
-
-TOKEN_FILE = Path("var") / "feedback-admin-token"
 
 
 @dataclass(frozen=True)
@@ -50,21 +49,6 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def admin_token_from_file(path: Path = TOKEN_FILE) -> str:
-    """The token stored in ``path``, created (mode 0600) when there is none."""
-    if path.is_file():
-        token = path.read_text(encoding="utf-8").strip()
-        if token:
-            return token
-    path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    os.chmod(path, 0o600)
-    return token
-
-
 def _log_config() -> dict:
     from uvicorn.config import LOGGING_CONFIG
 
@@ -75,7 +59,6 @@ def _log_config() -> dict:
     return config
 
 
-
 def _python() -> str:
     """The interpreter to type: the project's venv when it runs from one (``make serve``)."""
     executable = Path(sys.executable)
@@ -83,6 +66,7 @@ def _python() -> str:
         return str(executable.relative_to(Path.cwd()))
     except ValueError:
         return "python"
+
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
     import uvicorn
@@ -92,15 +76,17 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         config = load_config()
     generated = not config.admin_token
     if generated:
-        os.environ["FEEDBACK_ADMIN_TOKEN"] = admin_token_from_file()
-        config = load_config()
+        config = with_admin_token(config, create=True)
+        os.environ["FEEDBACK_ADMIN_TOKEN"] = config.admin_token  # read by the app factory
+    # Made before the workers start, so that every worker derives the same delete tokens.
+    with_secret(config)
     db.Database(config.database_url).migrate()
     base = f"http://{_url_host(args.host)}:{args.port}"
     site_note = "" if config.site_dir.is_dir() else (
         f"   (noch nicht gebaut: {config.site_dir} fehlt – `make site` oder `make html`)"
     )
     lines = [
-        f"Feedback-Dienst startet ({args.workers} Prozess(e), Datenbank {_safe_url(config)}).",
+        f"Feedback-Dienst startet ({args.workers} Prozess(e), Datenbank {redact_url(config.database_url)}).",
         f"  Website:  {base}/{site_note}",
         f"  API:      {base}/api/v1/",
         f"  OpenAPI:  {base}/api/v1/openapi.json",
@@ -108,8 +94,8 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     ]
     if generated:
         lines += [
-            f"Moderation (Admin-Token erzeugt in {TOKEN_FILE}, nur für Sie lesbar):",
-            f'  export FEEDBACK_ADMIN_TOKEN="$(cat {TOKEN_FILE})"',
+            f"Moderation (Admin-Token erzeugt in {ADMIN_TOKEN_FILE}, nur für Sie lesbar):",
+            f'  export FEEDBACK_ADMIN_TOKEN="$(cat {ADMIN_TOKEN_FILE})"',
         ]
     else:
         lines.append("Moderation (Admin-Token aus FEEDBACK_ADMIN_TOKEN):")
@@ -125,7 +111,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         lines.insert(-1, f"Abgleich freigegebener Kommentare: alle {args.sync_every:g} s im Hintergrund.")
     print("\n".join(lines), flush=True)
     background = (
-        sync.start_in_background(config, args.host, args.port, args.sync_every)
+        sync.start_in_background(config, args.sync_every)
         if args.sync_every else None
     )
     try:
@@ -151,17 +137,6 @@ def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _safe_url(config: Config) -> str:
-    """The database URL without a password, for printing."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(config.database_url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return config.database_url
-
-
 # -- moderate --------------------------------------------------------------------
 
 def _configure_moderate(parser: argparse.ArgumentParser) -> None:
@@ -171,7 +146,7 @@ def _configure_moderate(parser: argparse.ArgumentParser) -> None:
         "--status", default="pending", choices=[*moderation.STATUSES, "all"],
         help="nur Beiträge mit diesem Status (Standard: pending)",
     )
-    listing.add_argument("--kind", choices=["comment", "correction"], help="nur diese Art")
+    listing.add_argument("--kind", choices=KINDS, help="nur diese Art")
     for action, text in (
         ("approve", "freigeben"), ("reject", "ablehnen (nach 30 Tagen gelöscht)"),
         ("delete", "endgültig löschen"),
@@ -185,7 +160,7 @@ def format_listing(rows: list[dict]) -> str:
         return "Keine Beiträge."
     blocks = []
     for row in rows:
-        kind = "Fehlermeldung" if row["kind"] == "correction" else "Kommentar"
+        kind = KIND_NAMES[row["kind"]]
         section = " ".join(p for p in (row["section_number"], row["section_title"]) if p)
         author = row["author"] or "anonym"
         if row["email"]:
@@ -248,9 +223,7 @@ def _corrections(args: argparse.Namespace, config: Config) -> int:
     if args.output is None:
         sys.stdout.write(report)
     else:
-        temporary = args.output.with_name(args.output.name + ".tmp")
-        temporary.write_text(report, encoding="utf-8")
-        temporary.replace(args.output)
+        write_atomic(args.output, report)
         print(f"{len(rows)} Fehlermeldung(en) nach {args.output} geschrieben.")
     return 0
 

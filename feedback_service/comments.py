@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -12,13 +11,15 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+from feedback_formats import utc_timestamp
+
 from . import db, notify
 from .errors import ApiError, ValidationFailed, field_error
+from .moderation import remove_comment
 from .ratelimit import RateLimiter
 from .validation import Submission
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000
 MAX_IDEMPOTENCY_KEY = 200
 
 
@@ -32,6 +33,19 @@ def new_comment_id() -> str:
     return "c_" + "".join(reversed(digits))
 
 
+def _hmac(secret: str, purpose: bytes, value: str) -> str:
+    return hmac.new(secret.encode(), purpose + b"\0" + value.encode(), hashlib.sha256).hexdigest()
+
+
+def delete_token(secret: str, comment_id: str) -> str:
+    """The token that lets a comment's author delete it: HMAC of the server secret and the id.
+
+    Only the answer to the submission names it; the database keeps a hash of
+    it, and a replayed answer derives it again.
+    """
+    return _hmac(secret, b"delete", comment_id)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -42,12 +56,7 @@ def token_matches(token: str, stored_hash: str) -> bool:
 
 @dataclass(frozen=True)
 class IdempotencyKey:
-    """A client's ``Idempotency-Key``; only hashes of it are stored.
-
-    The replayed answer holds the delete token, so it is kept encrypted with a
-    key stream derived from the client's key (HMAC-SHA256 in counter mode):
-    the database alone cannot reveal the token.
-    """
+    """A client's ``Idempotency-Key``; the database keeps only an HMAC of it."""
 
     key: str
 
@@ -65,31 +74,17 @@ class IdempotencyKey:
             )
         return cls(value)
 
-    @property
-    def lookup(self) -> str:
-        return hashlib.sha256(b"lookup:" + self.key.encode()).hexdigest()
-
-    def _stream(self, length: int) -> bytes:
-        secret = hashlib.sha256(b"encrypt:" + self.key.encode()).digest()
-        blocks = (
-            hmac.new(secret, counter.to_bytes(8, "big"), hashlib.sha256).digest()
-            for counter in range((length + 31) // 32)
-        )
-        return b"".join(blocks)[:length]
-
-    def seal(self, answer: dict) -> str:
-        plain = json.dumps(answer).encode()
-        mixed = bytes(a ^ b for a, b in zip(plain, self._stream(len(plain))))
-        return base64.b64encode(mixed).decode()
-
-    def open(self, sealed: str) -> dict:
-        mixed = base64.b64decode(sealed)
-        return json.loads(bytes(a ^ b for a, b in zip(mixed, self._stream(len(mixed)))))
+    def lookup(self, secret: str) -> str:
+        return _hmac(secret, b"idempotency", self.key)
 
 
 def request_hash(submission: Submission) -> str:
-    canonical = json.dumps(submission.public_fingerprint(), sort_keys=True)
+    canonical = json.dumps(submission.fingerprint(), sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _accepted(secret: str, comment_id: str) -> dict:
+    return {"id": comment_id, "status": "pending", "delete_token": delete_token(secret, comment_id)}
 
 
 def create_job(
@@ -97,13 +92,15 @@ def create_job(
     address: str,
     limiter: RateLimiter,
     idempotency: IdempotencyKey | None,
+    secret: str,
 ) -> Callable[[db.Connection], tuple[int, dict]]:
     """The write transaction of one new comment: ``(status, answer)``."""
 
     def job(conn: db.Connection) -> tuple[int, dict]:
         fingerprint = request_hash(submission)
-        if idempotency is not None:
-            earlier = db.find_idempotent_answer(conn, idempotency.lookup)
+        lookup = idempotency.lookup(secret) if idempotency is not None else None
+        if lookup is not None:
+            earlier = db.find_idempotent_answer(conn, lookup)
             if earlier is not None:
                 if earlier["request_hash"] != fingerprint:
                     raise ApiError(
@@ -111,7 +108,7 @@ def create_job(
                         "Dieser Idempotency-Key wurde schon für eine andere Anfrage benutzt. "
                         "Bitte senden Sie neue Kommentare mit einem neuen Schlüssel.",
                     )
-                return earlier["status"], idempotency.open(earlier["body"])
+                return earlier["status"], _accepted(secret, json.loads(earlier["body"])["id"])
         if submission.reply_to is not None:
             parent = db.get_comment(conn, submission.reply_to)
             if (
@@ -126,11 +123,10 @@ def create_job(
                     "reply_to",
                 )])
         limiter.admit(conn, address)
-        comment_id = new_comment_id()
-        token = secrets.token_urlsafe(24)
-        now = db.utc_now()
+        answer = _accepted(secret, new_comment_id())
+        now = utc_timestamp()
         row = {
-            "id": comment_id,
+            "id": answer["id"],
             "section": submission.section,
             "version": submission.version,
             "kind": submission.kind,
@@ -141,29 +137,24 @@ def create_job(
             "reply_to": submission.reply_to,
             "created": now,
             "status_changed": now,
-            "delete_token_hash": hash_token(token),
+            "delete_token_hash": hash_token(answer["delete_token"]),
         }
         db.insert_comment(conn, row)
         notify.submission_created(conn, row, subscribe=submission.notify)
-        answer = {"id": comment_id, "status": "pending", "delete_token": token}
-        if idempotency is not None:
-            db.store_idempotent_answer(
-                conn, idempotency.lookup, fingerprint, 202, idempotency.seal(answer),
-                int(time.time() * 1000),
-            )
+        if lookup is not None:
+            stored = json.dumps({"id": answer["id"], "status": answer["status"]})
+            db.store_idempotent_answer(conn, lookup, fingerprint, 202, stored, int(time.time() * 1000))
         return 202, answer
 
     return job
 
 
-def honeypot_answer() -> dict:
+def honeypot_answer(secret: str) -> dict:
     """Looks exactly like a real answer; nothing behind it exists."""
-    return {"id": new_comment_id(), "status": "pending", "delete_token": secrets.token_urlsafe(24)}
+    return _accepted(secret, new_comment_id())
 
 
 def delete_by_author_job(comment_id: str, token: str) -> Callable[[db.Connection], dict]:
-    from .moderation import remove_comment
-
     def job(conn: db.Connection) -> dict:
         row = db.get_comment(conn, comment_id)
         if row is None:

@@ -1,17 +1,21 @@
 """Settings of the feedback service, each declared once: name, default, help.
 
 Every setting is an environment variable prefixed ``FEEDBACK_``; the README's
-"Konfiguration" table lists them (a test keeps the two in step).
+"Konfiguration" table lists them (a test keeps the two in step). Two secrets
+fall back to files a local installation keeps in ``var/`` (mode 0600),
+created on first start: the admin token (:func:`with_admin_token`) and the
+server secret the delete tokens derive from (:func:`with_secret`).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from .mail import SmtpServer, mail_address, parse_smtp_url
 
@@ -35,6 +39,13 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Bearer-Token der Verwaltungsschnittstelle `/api/v1/admin/…`. Ohne Token ist sie "
         "abgeschaltet; `make serve` erzeugt eines in `var/feedback-admin-token`.",
+    ),
+    Setting(
+        "FEEDBACK_SECRET",
+        "",
+        "Geheimer Schlüssel des Dienstes, aus dem er die Lösch-Tokens der Leser ableitet; "
+        "ohne Angabe erzeugt ihn der erste Start in `var/feedback-secret`. Mehrere Instanzen "
+        "an einer Datenbank brauchen denselben Wert.",
     ),
     Setting(
         "FEEDBACK_ALLOWED_ORIGINS",
@@ -75,6 +86,12 @@ SETTINGS: tuple[Setting, ...] = (
         "var/feedback/comments.json",
         "Die zusammengeführte Kommentardatei, die der Abgleich schreibt und aus der die Website "
         "gebaut wird; daneben liegt sein Stand (`sync-state.json`).",
+    ),
+    Setting(
+        "FEEDBACK_RELEASES_FILE",
+        "releases.toml",
+        "Die veröffentlichten Ausgaben, die der Abgleich neu baut (relativ zum Arbeitsverzeichnis; "
+        "das Git-Repository daneben liefert ihre Quellen).",
     ),
     Setting(
         "FEEDBACK_PUBLIC_URL",
@@ -127,6 +144,9 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
+# Where a local installation keeps the secrets it generated (beside the SQLite database).
+ADMIN_TOKEN_FILE = Path("var") / "feedback-admin-token"
+SECRET_FILE = Path("var") / "feedback-secret"
 
 MAX_RATE_WINDOW = 86400
 
@@ -171,6 +191,8 @@ class Config:
     max_links: int
     service_url: str
     comments_file: Path = Path(_DEFAULTS["FEEDBACK_COMMENTS_FILE"])
+    releases_file: Path = Path(_DEFAULTS["FEEDBACK_RELEASES_FILE"])
+    secret: str = ""
     notifications: Notifications = Notifications()
 
 
@@ -193,6 +215,14 @@ def normalise_origin(value: str) -> str | None:
         host = f"[{host}]"
     suffix = f":{port}" if port and port != default_port else ""
     return f"{parts.scheme}://{host}{suffix}"
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password, for printing."""
+    parts = urlsplit(url)
+    if parts.password:
+        return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+    return url
 
 
 def parse_rate_limit(value: str) -> tuple[int, int] | None:
@@ -329,5 +359,55 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         max_links=_parse_max_links(_value(env, "FEEDBACK_MAX_LINKS")),
         service_url=_value(env, "FEEDBACK_SERVICE_URL").rstrip("/"),
         comments_file=Path(_value(env, "FEEDBACK_COMMENTS_FILE") or _DEFAULTS["FEEDBACK_COMMENTS_FILE"]),
+        releases_file=Path(_value(env, "FEEDBACK_RELEASES_FILE") or _DEFAULTS["FEEDBACK_RELEASES_FILE"]),
+        secret=_value(env, "FEEDBACK_SECRET"),
         notifications=_parse_notifications(env),
     )
+
+
+def secret_from_file(path: Path) -> str:
+    """The secret stored in ``path``; a new one (mode 0600) when there is none.
+
+    Several processes may start at once (``serve --workers``): the file
+    appears whole, by a hard link, and the first one wins.
+    """
+    try:
+        stored = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        stored = ""
+    if stored:
+        return stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        if path.exists():
+            os.replace(temporary, path)  # an empty file left by an older version
+        else:
+            os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def with_admin_token(config: Config, create: bool = False) -> Config:
+    """The admin token from the environment, else from ``var/feedback-admin-token``.
+
+    ``create`` makes the file when it is missing (``serve``); the sync only reads it.
+    """
+    if config.admin_token:
+        return config
+    if create or ADMIN_TOKEN_FILE.is_file():
+        return replace(config, admin_token=secret_from_file(ADMIN_TOKEN_FILE))
+    return config
+
+
+def with_secret(config: Config) -> Config:
+    """The server secret from the environment, else from ``var/feedback-secret`` (created)."""
+    return config if config.secret else replace(config, secret=secret_from_file(SECRET_FILE))

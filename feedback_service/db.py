@@ -22,6 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from feedback_formats import COMMENT_FIELDS, utc_timestamp
+
 log = logging.getLogger("feedback_service.db")
 
 # -- Schema ------------------------------------------------------------------
@@ -86,8 +88,43 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
+        # A private report of an accessibility barrier, kept like a correction.
+        # Neither database can widen a CHECK in place: the table is rebuilt.
+        "0005_barrier_reports",
+        """
+        CREATE TABLE comments_new (
+            id TEXT PRIMARY KEY,
+            section TEXT NOT NULL,
+            version TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('comment', 'correction', 'barrier')),
+            status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+            author TEXT NOT NULL,
+            email TEXT NOT NULL,
+            text TEXT NOT NULL,
+            reply_to TEXT,
+            created TEXT NOT NULL,
+            status_changed TEXT NOT NULL,
+            delete_token_hash TEXT NOT NULL
+        );
+        INSERT INTO comments_new (id, section, version, kind, status, author, email, text, reply_to,
+                                  created, status_changed, delete_token_hash)
+            SELECT id, section, version, kind, status, author, email, text, reply_to,
+                   created, status_changed, delete_token_hash FROM comments;
+        DROP TABLE comments;
+        ALTER TABLE comments_new RENAME TO comments;
+        CREATE INDEX comments_by_section ON comments (section, status, created);
+        CREATE INDEX comments_by_status ON comments (status, created)
+        """,
+    ),
+    (
+        # Replayed answers no longer hold the delete token (it is derived from
+        # the server secret); answers stored the old, encrypted way are dropped.
+        "0006_replays_without_tokens",
+        "DELETE FROM idempotency_keys",
+    ),
+    (
         # Notifications waiting for the sender (feedback_service/outbox.py); times in ms.
-        "0005_outbox",
+        "0007_outbox",
         """
         CREATE TABLE outbox (
             id {identity},
@@ -109,11 +146,12 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
     ),
     (
         # Readers who asked to hear back (feedback_service/notify.py): deleted when no
-        # mail is due any more, and with their comment.
-        "0006_subscriptions",
+        # mail is due any more, and with their comment (by the code that deletes it: no
+        # foreign key, so a later rebuild of the comments table cannot take them along).
+        "0008_subscriptions",
         """
         CREATE TABLE subscriptions (
-            comment_id TEXT PRIMARY KEY REFERENCES comments (id) ON DELETE CASCADE,
+            comment_id TEXT PRIMARY KEY,
             email TEXT NOT NULL,
             token TEXT NOT NULL UNIQUE,
             created BIGINT NOT NULL,
@@ -134,7 +172,8 @@ _MIGRATION_LOCK = 48151623
 # Serialises change-log writers so that sequence order is commit order.
 _CHANGE_LOG_LOCK = "LOCK TABLE changes IN EXCLUSIVE MODE"
 
-PUBLIC_FIELDS = ("id", "section", "version", "author", "text", "created", "reply_to")
+# What the public sees of a comment: the record of the comments file.
+PUBLIC_FIELDS = COMMENT_FIELDS
 
 
 class DatabaseError(Exception):
@@ -310,7 +349,7 @@ class Database:
                     conn.run_script(script.format(identity=_IDENTITY[self.dialect]))
                     conn.execute(
                         "INSERT INTO schema_migrations (name, applied) VALUES (?, ?)",
-                        (name, utc_now()),
+                        (name, utc_timestamp()),
                     )
                     applied.append(name)
         finally:
@@ -329,12 +368,6 @@ def _rollback(conn: Connection) -> None:
         conn.execute("ROLLBACK")
     except DatabaseError:
         log.debug("rollback failed", exc_info=True)
-
-
-def utc_now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ReadPool:
@@ -517,7 +550,7 @@ def list_comments(conn: Connection, status: str | None, kind: str | None) -> lis
 def set_status(conn: Connection, comment_id: str, status: str) -> None:
     conn.execute(
         "UPDATE comments SET status = ?, status_changed = ? WHERE id = ?",
-        (status, utc_now(), comment_id),
+        (status, utc_timestamp(), comment_id),
     )
 
 

@@ -4,23 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field as dataclass_field
 
-FIELD_LABELS = {
-    "section": "Abschnitt",
-    "version": "Ausgabe",
-    "text": "Text",
-    "author": "Name",
-    "email": "E-Mail",
-    "kind": "Art",
-    "consent": "Einwilligung",
-    "notify": "Benachrichtigung",
-    "reply_to": "Antwort auf",
-    "return_to": "Rücksprungadresse",
-    "website": "Website",
-    "status": "Status",
-    "since": "Cursor",
-    "token": "Lösch-Token",
-}
-
 
 @dataclass
 class ApiError(Exception):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 
+from feedback_formats import PRIVATE_KINDS, utc_timestamp
+
 from . import db, notify
 from .errors import ApiError
 from .sections import SectionCatalog
@@ -36,10 +38,11 @@ def _is_public(row: dict) -> bool:
 
 def approve(conn: db.Connection, comment_id: str) -> dict:
     row = _existing(conn, comment_id)
-    if row["kind"] == "correction":
+    if row["kind"] in PRIVATE_KINDS:
         raise ApiError(
-            409, "correction_not_publishable",
-            "Fehlermeldungen werden nie veröffentlicht; sie gehen in den Korrekturbericht.",
+            409, f"{row['kind']}_not_publishable",
+            "Fehlermeldungen und gemeldete Barrieren werden nie veröffentlicht; sie gehen an die "
+            "Redaktion (Korrekturbericht).",
         )
     if row["status"] != "approved":
         db.set_status(conn, comment_id, "approved")
@@ -61,6 +64,7 @@ def reject(conn: db.Connection, comment_id: str) -> dict:
 def remove_comment(conn: db.Connection, row: dict) -> None:
     """Delete a comment for good; published replies to it become top-level comments."""
     orphans = db.delete_comment(conn, row["id"])
+    notify.comment_withdrawn(conn, row["id"])
     if _is_public(row):
         db.record_change(conn, row["id"], "delete")
     for orphan in orphans:
@@ -152,9 +156,7 @@ def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
 def purge(conn: db.Connection) -> dict[str, int]:
     """Delete rejected comments after 30 days, idempotency keys and rate data after 24 h,
     and notification data no mail is due for any more."""
-    rejected_before = (datetime.now(timezone.utc) - REJECTED_RETENTION).strftime(
-        "%Y-%m-%dT%H:%M:%SZ"
-    )
+    rejected_before = utc_timestamp(datetime.now(timezone.utc) - REJECTED_RETENTION)
     expired_before_ms = int(time.time() * 1000) - 24 * 3600 * 1000
     return {**db.purge(conn, rejected_before, expired_before_ms), **notify.purge(conn)}
 

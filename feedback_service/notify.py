@@ -12,7 +12,7 @@ calls them:
 - :func:`comment_answered` ``(conn, comment_id, answer_id)``: the editors
   answered it (an approved comment with role ``editors``).
 - :func:`comment_withdrawn` ``(conn, comment_id)``: rejected; the reader's
-  subscription ends (a deleted comment takes it along by a foreign key).
+  subscription ends (deleting a comment, :func:`moderation.remove_comment`, does too).
 - :func:`confirm` and :func:`unsubscribe` ``(conn, token)``: the reader's links.
 - :func:`purge` ``(conn)``: subscriptions no mail is due for any more.
 
@@ -53,6 +53,8 @@ from zoneinfo import ZoneInfo
 import jinja2
 from starlette.concurrency import run_in_threadpool
 
+from feedback_formats import KIND_NAMES
+
 from . import db, mail, outbox
 from .config import Notifications
 from .errors import ApiError, field_error
@@ -68,7 +70,6 @@ EXCERPT = 280
 DAILY_DIGEST_HOUR = 7
 LOCAL_TIME = ZoneInfo("Europe/Berlin")
 WEBHOOK_TIMEOUT = 10
-KIND_LABELS = {"comment": "Kommentar", "correction": "Fehlermeldung", "barrier": "Barriere"}
 CONFIRM_PATH = "/benachrichtigung/bestaetigen"
 UNSUBSCRIBE_PATH = "/benachrichtigung/abbestellen"
 QUEUE_PATH = "/redaktion/"
@@ -194,7 +195,9 @@ def unsubscribe(conn: db.Connection, token: str) -> bool:
 
 def purge(conn: db.Connection) -> dict[str, int]:
     expired = conn.execute(
-        "DELETE FROM subscriptions WHERE expires < ?", (outbox.now_ms(),)
+        "DELETE FROM subscriptions WHERE expires < ? "
+        "OR comment_id NOT IN (SELECT id FROM comments)",
+        (outbox.now_ms(),),
     ).rowcount
     return {"subscriptions": expired, "outbox": outbox.purge(conn)}
 
@@ -260,7 +263,7 @@ def describe(comment: dict, catalog: SectionCatalog, base: str) -> Item:
     return Item(
         id=comment["id"],
         kind=comment["kind"],
-        kind_label=KIND_LABELS.get(comment["kind"], comment["kind"]),
+        kind_label=KIND_NAMES.get(comment["kind"], comment["kind"]),
         section=comment["section"],
         section_number=found.number if found else "",
         section_title=found.title if found else "",

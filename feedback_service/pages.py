@@ -1,93 +1,79 @@
-"""The small German HTML pages a plain form post (no JavaScript) gets back."""
+"""The German HTML pages of the service: thanks and errors of a plain form post, 404s.
+
+Each is a Jinja template in ``templates/``, rendered through Starlette's
+``Jinja2Templates`` with the i18n extension, so the texts are translatable.
+The error page re-renders the comment box's form from the one field
+declaration in ``feedback_formats``, with what the reader sent and each error
+at its field.
+"""
 
 from __future__ import annotations
 
-from html import escape
-from pathlib import Path
-
+import jinja2
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from .errors import FIELD_LABELS, ApiError
+from feedback_formats import BOX_KINDS, DEFAULT_KIND, FIELDS, KIND_LABELS, SUBMISSION_FIELDS
 
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+from .errors import ApiError
 
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;"
-    "line-height:1.5}label{display:block;margin-top:1rem;font-weight:600}"
-    "input[type=text],input[type=email],textarea{width:100%;box-sizing:border-box;"
-    "font:inherit;padding:.4rem}textarea{min-height:10rem}"
-    ".fehler{border-left:4px solid #b00020;padding:.5rem 1rem;background:#fdecee}"
-    "button{margin-top:1rem;font:inherit;padding:.4rem 1rem}"
-    ":focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}"
-)
+API_PATH = "/api/v1/comments"
+# The fields the reader fills in; an error there links to the field.
+_VISIBLE = {field.name for field in SUBMISSION_FIELDS if field.control not in ("hidden", "honeypot")}
 
 
-def page(title: str, body: str) -> str:
-    return (
-        '<!DOCTYPE html>\n<html lang="de">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
-        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("feedback_service", "templates"),
+        autoescape=True, extensions=["jinja2.ext.i18n"], trim_blocks=False,
     )
+    environment.install_null_translations(newstyle=True)
+    return environment
 
 
-def _value(fields: dict, name: str) -> str:
-    value = fields.get(name)
-    return value if isinstance(value, str) else ""
+templates = Jinja2Templates(env=_environment())
 
 
-def error_page(errors: list[ApiError], fields: dict, return_to: str | None) -> str:
+def _text_values(fields: dict) -> dict[str, str]:
+    return {name: value for name, value in fields.items() if name in FIELDS and isinstance(value, str)}
+
+
+def error_page(
+    request: Request, errors: list[ApiError], fields: dict, return_to: str | None, status: int,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """The errors in words, and the form again with everything the reader typed."""
-    items = []
-    for error in errors:
-        label = FIELD_LABELS.get(error.field or "", "")
-        target = f'<a href="#fb-{escape(error.field)}">{escape(label)}</a>: ' if (
-            label and error.field in _FORM_FIELDS
-        ) else ""
-        items.append(f"<li>{target}{escape(error.message)}</li>")
-    hidden = "".join(
-        f'<input type="hidden" name="{name}" value="{escape(_value(fields, name))}">'
-        for name in ("section", "version", "kind", "reply_to", "return_to")
-        if _value(fields, name)
-    )
-    consent = ' checked' if _value(fields, "consent") == "on" else ""
-    back = (
-        f'<p><a href="{escape(return_to)}">Zurück zum Abschnitt</a></p>' if return_to else ""
-    )
-    form = ""
-    if fields:
-        form = (
-            '<form method="post" action="/api/v1/comments">'
-            f"{hidden}"
-            '<label for="fb-text">Ihr Text</label>'
-            f'<textarea id="fb-text" name="text" required maxlength="5000">'
-            f"{escape(_value(fields, 'text'))}</textarea>"
-            '<label for="fb-author">Name (freiwillig, wird veröffentlicht)</label>'
-            f'<input type="text" id="fb-author" name="author" maxlength="80" '
-            f'value="{escape(_value(fields, "author"))}">'
-            '<label for="fb-email">E-Mail (freiwillig, wird nicht veröffentlicht)</label>'
-            f'<input type="email" id="fb-email" name="email" maxlength="254" '
-            f'value="{escape(_value(fields, "email"))}">'
-            '<label for="fb-consent"><input type="checkbox" id="fb-consent" name="consent" '
-            f'value="on"{consent}> Ich bin einverstanden, dass mein Kommentar nach Prüfung '
-            "veröffentlicht wird.</label>"
-            '<button type="submit">Erneut senden</button></form>'
-        )
-    body = (
-        "<h1>Ihr Beitrag wurde noch nicht gesendet</h1>"
-        '<div class="fehler" role="alert"><p>Bitte korrigieren Sie:</p>'
-        f"<ul>{''.join(items)}</ul></div>{form}{back}"
-    )
-    return page("Fehler beim Senden – Kommentar", body)
+    values = _text_values(fields)
+    section = values.get("section", "")
+    prefix = f"fb-{section}" if section else "fb"
+    listed = [
+        {"message": error.message, "title": FIELDS[error.field].title if error.field in FIELDS else "",
+         "target": f"{prefix}-{error.field}" if error.field in _VISIBLE and values else ""}
+        for error in errors
+    ]
+    return templates.TemplateResponse(request, "error.html", {
+        "errors": listed,
+        "field_errors": {error.field: error.message for error in errors if error.field in _VISIBLE},
+        "values": values,
+        "return_to": return_to,
+        "action": API_PATH,
+        "prefix": prefix,
+        "fields": SUBMISSION_FIELDS,
+        # The box's kinds, and the one the reader chose if another form offered it.
+        "kinds": [(kind, KIND_LABELS[kind]) for kind in BOX_KINDS + (
+            (values["kind"],) if values.get("kind") in KIND_LABELS and values["kind"] not in BOX_KINDS else ())],
+        "default_kind": DEFAULT_KIND,
+    }, status_code=status, headers=headers)
 
 
-_FORM_FIELDS = ("text", "author", "email", "consent")
+def thanks_page(request: Request, status: int) -> Response:
+    return templates.TemplateResponse(request, "thanks.html", status_code=status)
 
 
-def thanks_page() -> str:
-    body = (
-        '<h1>Vielen Dank</h1><p role="status">Ihr Beitrag ist angekommen. Die Redaktion '
-        "prüft ihn, bevor er erscheint.</p>"
-        '<p><a href="/">Zur Startseite des Handbuchs</a></p>'
-    )
-    return page("Vielen Dank – Kommentar", body)
+def not_found_page(request: Request, status: int, headers: dict[str, str] | None = None) -> Response:
+    return templates.TemplateResponse(request, "not-found.html", status_code=status, headers=headers)
+
+
+def site_missing_page(request: Request) -> Response:
+    return templates.TemplateResponse(request, "site-missing.html", status_code=404)

@@ -3,15 +3,15 @@
 A client is known only by HMAC-SHA256(secret of the day, address). The secret
 lives in the database, so every instance behind a load balancer computes the
 same key and counts in the same table; yesterday's secret is deleted, so a key
-cannot be linked to an address after a day. ``X-Forwarded-For`` counts only
-when the direct peer is one of ``FEEDBACK_TRUSTED_PROXIES``.
+cannot be linked to an address after a day. The address is the request's
+client as uvicorn's ``ProxyHeadersMiddleware`` leaves it: ``X-Forwarded-For``
+counts only when the direct peer is one of ``FEEDBACK_TRUSTED_PROXIES``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import math
 import secrets
 import time
@@ -22,31 +22,9 @@ from .errors import ApiError
 
 
 class RateLimiter:
-    def __init__(self, limit: tuple[int, int] | None, trusted_proxies: tuple = ()):
+    def __init__(self, limit: tuple[int, int] | None):
         self.limit = limit
-        self.trusted_proxies = trusted_proxies
         self._secrets: dict[str, str] = {}
-
-    def is_trusted(self, address: str | None) -> bool:
-        if not address or not self.trusted_proxies:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.trusted_proxies)
-
-    def client_address(self, peer: str | None, forwarded_for: str | None) -> str:
-        """The address of the reader: the peer, or what trusted proxies forwarded."""
-        address = peer or "unknown"
-        if forwarded_for and self.is_trusted(peer):
-            for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
-                if not hop:
-                    continue
-                address = hop
-                if not self.is_trusted(hop):
-                    break
-        return address
 
     def client_key(self, conn: db.Connection, address: str) -> str:
         day = datetime.now(timezone.utc).strftime("%Y-%m-%d")

@@ -10,24 +10,16 @@ times are checked at most once a second.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from feedback_formats import MANIFEST_PATH, ManifestEntry, ManifestError, load_manifest
 
 log = logging.getLogger("feedback_service.sections")
 
-MANIFEST = Path("_feedback") / "sections.json"
-
-
-@dataclass(frozen=True)
-class Section:
-    id: str
-    number: str
-    title: str
-    url: str
+Section = ManifestEntry
 
 
 class SectionCatalog:
@@ -40,8 +32,8 @@ class SectionCatalog:
         self._editions: dict[str, dict[str, Section]] = {}
 
     def manifest_paths(self) -> list[Path]:
-        paths = [self.site_dir / MANIFEST]
-        paths.extend(sorted(self.site_dir.glob(f"*/{MANIFEST.as_posix()}")))
+        paths = [self.site_dir / MANIFEST_PATH]
+        paths.extend(sorted(self.site_dir.glob(f"*/{MANIFEST_PATH}")))
         return [path for path in paths if path.is_file()]
 
     def editions(self) -> dict[str, dict[str, Section]]:
@@ -53,9 +45,6 @@ class SectionCatalog:
                     self._refresh()
                     self._checked = now
         return self._editions
-
-    def find(self, version: str, section: str) -> Section | None:
-        return self.editions().get(version, {}).get(section)
 
     def describe(self, version: str, section: str) -> Section | None:
         """The section as the given edition has it, else as the newest edition that has it."""
@@ -81,35 +70,15 @@ class SectionCatalog:
             return
         editions: dict[str, dict[str, Section]] = {}
         for path in stamps:
-            loaded = _load_manifest(path)
-            if loaded is None:
+            try:
+                manifest = load_manifest(path)
+            except ManifestError as exc:
+                log.warning("section manifest ignored: %s", exc)
                 continue
-            version, sections = loaded
-            editions.setdefault(version, {}).update(sections)
+            editions.setdefault(manifest.version, {}).update(manifest.by_id())
         self._editions = editions
         self._stamps = stamps
         log.info("section manifests loaded: %s", ", ".join(sorted(editions)) or "none")
-
-
-def _load_manifest(path: Path) -> tuple[str, dict[str, Section]] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        version = data["version"]
-        if not isinstance(version, str) or not version:
-            raise ValueError("version is not a non-empty string")
-        sections = {}
-        for entry in data["sections"]:
-            section = Section(
-                id=str(entry["id"]),
-                number=str(entry.get("number") or ""),
-                title=str(entry.get("title") or ""),
-                url=str(entry.get("url") or ""),
-            )
-            sections[section.id] = section
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("section manifest %s ignored: %s", path, exc)
-        return None
-    return version, sections
 
 
 def _version_key(version: str) -> tuple:

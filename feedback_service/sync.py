@@ -5,7 +5,7 @@ One run (``python -m feedback_service sync``, ``make sync``):
 1. asks the service's admin export for the changes since the cursor it kept,
 2. applies them to the merged comments file (the builds' ``feedback_comments_path``),
 3. rebuilds every edition incrementally and publishes the site atomically
-   (``sphinx_handbook.site.build_site``),
+   (``handbook_editions.build_site``),
 4. and only then records the new cursor.
 
 When the service is unreachable, refuses the token or answers nonsense, nothing
@@ -14,7 +14,7 @@ the cursor stays, so the published site and the next run see exactly what was
 there before. When nothing changed, nothing is built.
 
 The cursor lives next to the comments file (``sync-state.json``) together with
-the service it belongs to and a digest of the comments file it published: a
+the source it belongs to and a digest of the comments file it published: a
 run interrupted between writing the file and publishing the site is finished
 by the next run, even when the service has nothing new.
 """
@@ -25,27 +25,25 @@ import argparse
 import fcntl
 import hashlib
 import json
-import os
 import signal
 import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import Callable, Iterator
 
 import requests
+from handbook_editions import SiteError, SiteReport, build_site
 
-from .config import Config
+from feedback_formats import Comment, CommentError, CommentsFileError, dump_comments, parse_comments, write_atomic
 
-if TYPE_CHECKING:
-    from sphinx_handbook.site import SiteReport
+from . import db, moderation
+from .config import ADMIN_TOKEN_FILE, Config, redact_url, with_admin_token
 
 EXPORT_PATH = "/api/v1/admin/export"
-COMMENT_FIELDS = ("id", "section", "version", "author", "text", "created", "reply_to")
-COMMENTS_FORMAT = 1
 # Connecting must be quick; a large export over a slow line may take a while.
 TIMEOUT = (5, 60)
 # An export answers in pages; a service that never says "complete" is broken.
@@ -83,27 +81,8 @@ def _malformed(detail: str) -> SyncError:
     return SyncError(f"Die Antwort des Feedback-Dienstes ist ungültig: {detail}.", EXIT_SERVICE)
 
 
-def _check_comment(comment: object) -> dict:
-    if not isinstance(comment, dict):
-        raise _malformed("ein Kommentar ist kein Objekt")
-    for name in ("id", "section", "version", "text", "created"):
-        if not isinstance(comment.get(name), str) or not comment[name]:
-            raise _malformed(f"Kommentar ohne gültiges Feld {name!r}")
-    if not isinstance(comment.get("author"), str):
-        raise _malformed(f"Kommentar {comment['id']}: Feld 'author' fehlt oder ist kein Text")
-    if comment.get("reply_to") is not None and not isinstance(comment["reply_to"], str):
-        raise _malformed(f"Kommentar {comment['id']}: Feld 'reply_to' ist weder Text noch null")
-    try:
-        created = datetime.fromisoformat(comment["created"])
-    except ValueError:
-        created = None
-    if created is None or created.tzinfo is None:
-        raise _malformed(f"Kommentar {comment['id']}: 'created' ist kein Zeitpunkt mit Zeitzone")
-    return {name: comment.get(name) for name in COMMENT_FIELDS}
-
-
 def _check_page(data: object) -> tuple[str, bool, bool, list[dict]]:
-    """``(cursor, full, complete, changes)`` of one export answer, checked."""
+    """``(cursor, full, complete, changes)`` of one export answer, checked; comments as records."""
     if not isinstance(data, dict):
         raise _malformed("kein JSON-Objekt")
     cursor, complete = data.get("cursor"), data.get("complete")
@@ -114,10 +93,15 @@ def _check_page(data: object) -> tuple[str, bool, bool, list[dict]]:
     if not isinstance(data.get("changes"), list):
         raise _malformed("'changes' fehlt oder ist keine Liste")
     changes = []
-    for change in data["changes"]:
+    for index, change in enumerate(data["changes"]):
         op = change.get("op") if isinstance(change, dict) else None
         if op == "upsert":
-            changes.append({"op": op, "comment": _check_comment(change.get("comment"))})
+            try:
+                comment = Comment.from_json(change.get("comment"), f"changes[{index}].comment")
+            except CommentError as exc:
+                raise _malformed(str(exc)) from None
+            # The wire form as it came, and the record it describes.
+            changes.append({"op": op, "comment": change["comment"], "record": comment})
         elif op == "delete" and isinstance(change.get("id"), str) and change["id"]:
             changes.append({"op": op, "id": change["id"]})
         else:
@@ -125,50 +109,20 @@ def _check_page(data: object) -> tuple[str, bool, bool, list[dict]]:
     return cursor, data.get("full", False), complete, changes
 
 
-class ExportClient:
-    """Reads ``GET /api/v1/admin/export`` with the admin token."""
+class Exporter:
+    """Where the approved comments come from; ``source`` names it (and owns the cursor)."""
 
-    def __init__(self, service_url: str, token: str):
-        if not token:
-            raise SyncError(
-                "FEEDBACK_ADMIN_TOKEN ist nicht gesetzt (und var/feedback-admin-token fehlt): ohne "
-                "das Verwaltungs-Token gibt der Feedback-Dienst keine Kommentare heraus.", EXIT_CONFIG,
-            )
-        self.url = service_url.rstrip("/") + EXPORT_PATH
-        self.service_url = service_url
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
+    source: str
 
-    def _page(self, cursor: str) -> object:
-        try:
-            answer = self.session.get(self.url, params={"since": cursor}, timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            raise SyncError(
-                f"Der Feedback-Dienst unter {self.service_url} ist nicht erreichbar "
-                f"({type(exc).__name__}). Läuft er, und stimmt FEEDBACK_SERVICE_URL?",
-                EXIT_SERVICE,
-            ) from None
-        if answer.status_code == 401:
-            raise SyncError(
-                f"Der Feedback-Dienst unter {self.service_url} hat das Verwaltungs-Token "
-                "abgelehnt (401). Stimmt FEEDBACK_ADMIN_TOKEN mit dem des Dienstes überein?",
-                EXIT_SERVICE,
-            )
-        if answer.status_code != 200:
-            raise SyncError(
-                f"Der Feedback-Dienst unter {self.service_url} antwortete mit HTTP "
-                f"{answer.status_code}: {_error_message(answer)}", EXIT_SERVICE,
-            )
-        try:
-            return answer.json()
-        except ValueError:
-            raise _malformed("kein JSON") from None
+    def page(self, cursor: str) -> object:
+        """One answer of the export after ``cursor``, as the admin API gives it."""
+        raise NotImplementedError
 
     def changes_since(self, cursor: str) -> Export:
         """Every change after ``cursor``, following the pages until complete."""
         export = Export(cursor)
         for _ in range(MAX_PAGES):
-            page_cursor, full, complete, changes = _check_page(self._page(export.cursor))
+            page_cursor, full, complete, changes = _check_page(self.page(export.cursor))
             if full:
                 export.full, export.changes = True, []
             export.changes.extend(changes)
@@ -181,6 +135,61 @@ class ExportClient:
         raise _malformed(f"nach {MAX_PAGES} Seiten noch immer unvollständig")
 
 
+class ExportClient(Exporter):
+    """Reads ``GET /api/v1/admin/export`` with the admin token."""
+
+    def __init__(self, service_url: str, token: str):
+        if not token:
+            raise SyncError(
+                f"FEEDBACK_ADMIN_TOKEN ist nicht gesetzt (und {ADMIN_TOKEN_FILE} fehlt): ohne "
+                "das Verwaltungs-Token gibt der Feedback-Dienst keine Kommentare heraus.", EXIT_CONFIG,
+            )
+        self.url = service_url.rstrip("/") + EXPORT_PATH
+        self.source = service_url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def page(self, cursor: str) -> object:
+        try:
+            answer = self.session.get(self.url, params={"since": cursor}, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise SyncError(
+                f"Der Feedback-Dienst unter {self.source} ist nicht erreichbar "
+                f"({type(exc).__name__}). Läuft er, und stimmt FEEDBACK_SERVICE_URL?",
+                EXIT_SERVICE,
+            ) from None
+        if answer.status_code == 401:
+            raise SyncError(
+                f"Der Feedback-Dienst unter {self.source} hat das Verwaltungs-Token "
+                "abgelehnt (401). Stimmt FEEDBACK_ADMIN_TOKEN mit dem des Dienstes überein?",
+                EXIT_SERVICE,
+            )
+        if answer.status_code != 200:
+            raise SyncError(
+                f"Der Feedback-Dienst unter {self.source} antwortete mit HTTP "
+                f"{answer.status_code}: {_error_message(answer)}", EXIT_SERVICE,
+            )
+        try:
+            return answer.json()
+        except ValueError:
+            raise _malformed("kein JSON") from None
+
+
+class DatabaseExport(Exporter):
+    """The export read straight from the service's database (the sync inside ``serve``)."""
+
+    def __init__(self, database_url: str):
+        self.database = db.Database(database_url)
+        self.source = database_url
+
+    def page(self, cursor: str) -> object:
+        try:
+            with self.database.session(write=False) as conn:
+                return moderation.export(conn, moderation.parse_cursor(cursor))
+        except db.DatabaseError as exc:
+            raise SyncError(f"Die Datenbank des Feedback-Dienstes antwortet nicht: {exc}", EXIT_SERVICE) from None
+
+
 def _error_message(answer: requests.Response) -> str:
     try:
         return str(answer.json()["error"]["message"])
@@ -190,32 +199,13 @@ def _error_message(answer: requests.Response) -> str:
 
 # -- The merged comments file ------------------------------------------------------
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one rename, durable before it becomes visible."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 @dataclass
 class CommentsFile:
     """The comments file as it is on disk: its exact bytes and its comments by id."""
 
     path: Path
     raw: bytes | None
-    comments: dict[str, dict]
+    comments: dict[str, Comment]
 
     @classmethod
     def read(cls, path: Path) -> CommentsFile:
@@ -226,26 +216,17 @@ class CommentsFile:
         except OSError as exc:
             raise SyncError(f"Die Kommentardatei {path} ist nicht lesbar: {exc.strerror}.", EXIT_CONFIG) from None
         try:
-            data = json.loads(raw)
-            if data.get("format") != COMMENTS_FORMAT or not isinstance(data.get("comments"), list):
-                raise ValueError(f"erwartet wird format {COMMENTS_FORMAT} mit einer Liste comments")
-            comments = {c["id"]: {name: c.get(name) for name in COMMENT_FIELDS} for c in data["comments"]}
-        except (ValueError, AttributeError, KeyError, TypeError) as exc:
+            comments = parse_comments(raw, path)
+        except CommentsFileError as exc:
             raise SyncError(
-                f"Die Kommentardatei {path} ist beschädigt ({exc}). Löschen Sie sie; der nächste "
+                f"Die Kommentardatei {path} ist beschädigt ({exc.problem}). Löschen Sie sie; der nächste "
                 "Abgleich holt dann alle freigegebenen Kommentare neu.", EXIT_CONFIG,
             ) from None
-        return cls(path, raw, comments)
+        return cls(path, raw, {comment.id: comment for comment in comments})
 
     @property
     def digest(self) -> str | None:
         return hashlib.sha256(self.raw).hexdigest() if self.raw is not None else None
-
-    def render(self, comments: dict[str, dict]) -> bytes:
-        ordered = sorted(comments.values(), key=lambda c: (c["created"], c["id"]))
-        generated = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        document = {"format": COMMENTS_FORMAT, "generated": generated, "comments": ordered}
-        return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
     def restore(self) -> None:
         """Put back exactly the file that was there when it was read (or none)."""
@@ -255,12 +236,12 @@ class CommentsFile:
             write_atomic(self.path, self.raw)
 
 
-def apply(current: dict[str, dict], export: Export) -> dict[str, dict]:
+def apply(current: dict[str, Comment], export: Export) -> dict[str, Comment]:
     """The comments after the export's changes; a full export replaces everything."""
     merged = {} if export.full else dict(current)
     for change in export.changes:
         if change["op"] == "upsert":
-            merged[change["comment"]["id"]] = change["comment"]
+            merged[change["record"].id] = change["record"]
         else:
             merged.pop(change["id"], None)
     return merged
@@ -292,6 +273,8 @@ class SyncPaths:
     comments: Path
     site: Path
     releases: Path
+    # The project whose git history and conf.py build the editions.
+    project: Path
 
     @property
     def state(self) -> Path:
@@ -325,18 +308,15 @@ def _exclusive(lock: Path) -> Iterator[None]:
         yield
 
 
-def sync_once(config: Config, paths: SyncPaths, jobs: str = "auto") -> SyncResult:
+def sync_once(exporter: Exporter, paths: SyncPaths, jobs: str = "auto") -> SyncResult:
     """One complete merge; raises :class:`SyncError` having changed nothing."""
-    from sphinx_handbook.site import SiteError, build_site
-
     started = time.monotonic()
-    client = ExportClient(config.service_url, config.admin_token)
     with _exclusive(paths.lock):
         state = _read_state(paths.state)
         current = CommentsFile.read(paths.comments)
-        known = state.get("service") == config.service_url and current.raw is not None
+        known = state.get("service") == exporter.source and current.raw is not None
         cursor = str(state.get("cursor", "0")) if known else "0"
-        export = client.changes_since(cursor)
+        export = exporter.changes_since(cursor)
         merged = apply(current.comments, export)
 
         result = SyncResult(total=len(merged))
@@ -348,15 +328,15 @@ def sync_once(config: Config, paths: SyncPaths, jobs: str = "auto") -> SyncResul
         published = state.get("published")
         if merged == current.comments and published == current.digest:
             if cursor != export.cursor or not known:
-                _save_state(paths.state, config.service_url, export.cursor, published)
+                _save_state(paths.state, exporter.source, export.cursor, published)
             result.seconds = time.monotonic() - started
             return result
 
-        data = current.raw if merged == current.comments else current.render(merged)
+        data = current.raw if merged == current.comments else dump_comments(merged.values())
         write_atomic(paths.comments, data)
         try:
             result.site = build_site(paths.site.absolute(), releases_file=paths.releases,
-                                     comments=paths.comments.absolute(), jobs=jobs)
+                                     comments=paths.comments.absolute(), jobs=jobs, root=paths.project)
         except BaseException as exc:
             current.restore()
             if isinstance(exc, SiteError):
@@ -371,13 +351,13 @@ def sync_once(config: Config, paths: SyncPaths, jobs: str = "auto") -> SyncResul
                     EXIT_BUILD,
                 ) from exc
             raise
-        _save_state(paths.state, config.service_url, export.cursor, hashlib.sha256(data).hexdigest())
+        _save_state(paths.state, exporter.source, export.cursor, hashlib.sha256(data).hexdigest())
     result.seconds = time.monotonic() - started
     return result
 
 
-def _save_state(path: Path, service: str, cursor: str, published: str | None) -> None:
-    state = {"service": service, "cursor": cursor, "published": published}
+def _save_state(path: Path, source: str, cursor: str, published: str | None) -> None:
+    state = {"service": source, "cursor": cursor, "published": published}
     write_atomic(path, (json.dumps(state, indent=1) + "\n").encode("utf-8"))
 
 
@@ -402,10 +382,10 @@ def run_periodically(every: float, once: Callable[[], int], stop: threading.Even
 
 
 class BackgroundSync:
-    """The periodic sync inside ``serve``: waits until the service answers, then runs."""
+    """The periodic sync inside ``serve``, reading the export straight from the database."""
 
-    def __init__(self, config: Config, paths: SyncPaths, every: float, jobs: str = "auto"):
-        self.config, self.paths, self.every, self.jobs = config, paths, every, jobs
+    def __init__(self, exporter: Exporter, paths: SyncPaths, every: float, jobs: str = "auto"):
+        self.exporter, self.paths, self.every, self.jobs = exporter, paths, every, jobs
         self.stopping = threading.Event()
         self.running = threading.Event()
         self.thread = threading.Thread(target=self._run, name="feedback-sync", daemon=True)
@@ -414,28 +394,15 @@ class BackgroundSync:
         self.thread.start()
         return self
 
-    def _service_answers(self, patience: float = 60) -> bool:
-        health = self.config.service_url + "/api/v1/health"
-        deadline = time.monotonic() + patience
-        while not self.stopping.is_set() and time.monotonic() < deadline:
-            try:
-                if requests.get(health, timeout=2).status_code == 200:
-                    return True
-            except requests.RequestException:
-                pass
-            self.stopping.wait(0.2)
-        return not self.stopping.is_set()
-
     def _once(self) -> int:
         self.running.set()
         try:
-            return _once(self.config, self.paths, self.jobs)
+            return _once(self.exporter, self.paths, self.jobs)
         finally:
             self.running.clear()
 
     def _run(self) -> None:
-        if self._service_answers():
-            run_periodically(self.every, self._once, self.stopping)
+        run_periodically(self.every, self._once, self.stopping)
 
     def stop(self, patience: float = 30) -> None:
         """Stop after the run in progress (Ctrl-C has already ended its Sphinx processes)."""
@@ -445,16 +412,15 @@ class BackgroundSync:
         self.thread.join(patience)
 
 
-def start_in_background(config: Config, host: str, port: int, every: float) -> BackgroundSync:
-    """``serve --sync-every``: sync from this very service, with its admin token."""
-    from sphinx_handbook.site import ROOT
+def start_in_background(config: Config, every: float) -> BackgroundSync:
+    """``serve --sync-every``: sync from this service's own database."""
+    return BackgroundSync(DatabaseExport(config.database_url), sync_paths(config), every).start()
 
-    from .cli import _url_host
 
-    local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    own = replace(config, service_url=f"http://{_url_host(local)}:{port}")
-    paths = SyncPaths(comments=config.comments_file, site=config.site_dir, releases=ROOT / "releases.toml")
-    return BackgroundSync(own, paths, every).start()
+def sync_paths(config: Config, releases: Path | None = None) -> SyncPaths:
+    """Where the sync reads and writes; the project is the directory of ``FEEDBACK_RELEASES_FILE``."""
+    return SyncPaths(comments=config.comments_file, site=config.site_dir, releases=releases or config.releases_file,
+                     project=config.releases_file.absolute().parent)
 
 
 # -- Command line ---------------------------------------------------------------------
@@ -474,14 +440,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every", type=seconds, metavar="SEKUNDEN",
                         help="regelmäßig abgleichen, alle SEKUNDEN (mit Back-off bei Fehlern)")
     parser.add_argument("--releases", type=Path,
-                        help="die veröffentlichten Ausgaben (Vorgabe: releases.toml des Projekts)")
+                        help="die veröffentlichten Ausgaben (Vorgabe: FEEDBACK_RELEASES_FILE)")
     parser.add_argument("--jobs", default="auto", help="parallele Sphinx-Prozesse je Ausgabe")
 
 
-def _once(config: Config, paths: SyncPaths, jobs: str) -> int:
+def _once(exporter: Exporter, paths: SyncPaths, jobs: str) -> int:
     stamp = datetime.now().strftime("%H:%M:%S")
     try:
-        result = sync_once(config, paths, jobs=jobs)
+        result = sync_once(exporter, paths, jobs=jobs)
     except SyncError as exc:
         print(f"[{stamp}] FEHLER beim Abgleich: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
@@ -491,7 +457,7 @@ def _once(config: Config, paths: SyncPaths, jobs: str) -> int:
         print(f"[{stamp}] FEHLER beim Abgleich: {exc.filename} lässt sich nicht anlegen oder schreiben "
               f"({exc.strerror or exc}).", file=sys.stderr, flush=True)
         return EXIT_CONFIG
-    print(f"[{stamp}] Abgleich mit {config.service_url}: {result.summary()}", flush=True)
+    print(f"[{stamp}] Abgleich mit {redact_url(exporter.source)}: {result.summary()}", flush=True)
     return EXIT_OK
 
 
@@ -505,24 +471,19 @@ def _interrupt_on_sigterm() -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """``python -m feedback_service sync [--every SEKUNDEN]``."""
-    # Imported here: the other commands of the service need no Sphinx (and cli imports us).
-    from sphinx_handbook.site import ROOT
-
-    from .cli import TOKEN_FILE
-
-    if not config.admin_token and TOKEN_FILE.is_file():
-        # The token `serve` generated for a local installation (make serve, make sync).
-        config = replace(config, admin_token=TOKEN_FILE.read_text(encoding="utf-8").strip())
-
-    releases = args.releases or ROOT / "releases.toml"
-    paths = SyncPaths(comments=config.comments_file, site=config.site_dir, releases=releases)
+    config = with_admin_token(config)
+    paths = sync_paths(config, args.releases)
     if threading.current_thread() is threading.main_thread():
         _interrupt_on_sigterm()
     try:
+        exporter = ExportClient(config.service_url, config.admin_token)
         if args.every is None:
-            return _once(config, paths, args.jobs)
+            return _once(exporter, paths, args.jobs)
         print(f"Abgleich mit {config.service_url} alle {args.every:g} s; beenden mit Strg+C.", flush=True)
-        run_periodically(args.every, lambda: _once(config, paths, args.jobs), threading.Event())
+        run_periodically(args.every, lambda: _once(exporter, paths, args.jobs), threading.Event())
+    except SyncError as exc:
+        print(f"FEHLER beim Abgleich: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("Abgleich beendet.", file=sys.stderr)
         return EXIT_INTERRUPTED

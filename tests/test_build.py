@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from .conftest import make
+from .conftest import ROOT, make
 
 CHAPTERS = [
     "E-Government per Kochbuch? – Zu dieser Publikation",
@@ -132,7 +136,8 @@ def test_theme_strings_are_german(html_build):
     assert 'title="Link zu dieser Überschrift"' in page
 
 
-def test_the_theme_catalogue_is_compiled_from_its_source():
+def test_the_theme_catalogue_is_compiled_from_its_source(html_build):
+    # A build compiles it (sphinx_handbook.catalogs): the .mo files are not tracked.
     import gettext
 
     from babel.messages.pofile import read_po
@@ -145,3 +150,24 @@ def test_the_theme_catalogue_is_compiled_from_its_source():
         compiled = gettext.GNUTranslations(handle)
     assert source
     assert {msgid: compiled.gettext(msgid) for msgid in source} == source
+
+
+@pytest.mark.slow
+def test_building_leaves_a_fresh_clone_clean(tmp_path):
+    """`make html` and `make pdf` in a fresh clone change no tracked file and leave nothing untracked."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(ROOT), str(clone)], check=True)
+    venv = Path(sys.prefix)
+    # The clone's own extension, with this virtual environment (not reinstalled into it).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(clone / "ext"), str(clone)])}
+    for target in ("html", "pdf"):
+        result = subprocess.run(
+            ["make", "--no-print-directory", "-o", str(venv / ".installed"), target,
+             f"VENV={venv}", f"BUILDDIR={tmp_path / 'build'}"],
+            cwd=clone, env=env, capture_output=True, text=True,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert list(clone.glob("ext/sphinx_handbook/locale/*/LC_MESSAGES/*.mo")), "the build compiled no catalogue"
+    status = subprocess.run(["git", "status", "--porcelain", "--ignored=no"], cwd=clone,
+                            capture_output=True, text=True, check=True)
+    assert status.stdout == ""

@@ -1,11 +1,10 @@
-"""Sphinx extension of the handbook: recipe cards, page furniture, section feedback."""
-
-from pathlib import Path
+"""Sphinx extension of the handbook: recipe cards, page furniture, editions, section feedback."""
 
 from sphinx.application import Sphinx
 
 from .comments import setup_comments
 from .form import setup_form
+from .i18n import LOCALE_DIR, compile_catalogs
 from .layout import setup_layout
 from .newest import setup_newest
 from .recipe import setup_recipe
@@ -16,8 +15,9 @@ __version__ = "2.0.0"
 
 
 def setup(app: Sphinx) -> dict:
-    # German page texts and messages of all modules (catalogs.py maintains it).
-    app.add_message_catalog("feedback", str(Path(__file__).parent / "locale"))
+    compile_catalogs()
+    app.add_message_catalog("feedback", str(LOCALE_DIR))
+    app.add_message_catalog("handbook", str(LOCALE_DIR))
     setup_layout(app)
     setup_recipe(app)
     setup_sections(app)
@@ -27,7 +27,7 @@ def setup(app: Sphinx) -> dict:
     setup_versions(app)
     return {
         "version": __version__,
-        "env_version": 1,
+        "env_version": 2,
         "parallel_read_safe": True,
         "parallel_write_safe": True,
     }

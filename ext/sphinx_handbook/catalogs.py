@@ -1,72 +1,86 @@
-"""Maintains the extension's ``feedback`` message catalogue (German, English).
+"""Maintains the extension's message catalogues (``i18n.py``): German and English.
 
 The code writes its messages in German: ``_()`` for text on the pages, ``__()``
 for build messages (translated for the console's locale), ``ngettext()`` for
-plurals; ``__init__.py`` registers the catalogue. After adding or changing a message, run::
+plurals, ``handbook_()`` in the page templates of the editions; the form's
+labels come from ``feedback_formats``. After adding or changing a message, run::
 
     .venv/bin/python -m sphinx_handbook.catalogs
 
 It adds new messages to ``locale/de`` (the German text itself) and to
-``locale/en`` (empty: translate them there and run it again), drops messages
-the code no longer uses and compiles the ``.mo`` files. ``tests/ext`` fails
-while a message is missing, untranslated, or a ``.mo`` file is stale.
+``locale/en`` (empty: translate them there and run it again) and drops messages
+the code no longer uses. ``tests/ext`` fails while a message is missing or
+untranslated.
 """
 
 from __future__ import annotations
 
+import io
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
-from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
+from feedback_formats.files import write_atomic
 
-CATALOG = "feedback"
+from .form import form_labels
+from .i18n import CATALOGS, LANGUAGES, THEME_CATALOG, catalog_path, compile_catalogs
+
+__all__ = ["CATALOGS", "LANGUAGES", "THEME_CATALOG", "catalog_path", "extract_messages", "read_catalog", "main"]
+
 PACKAGE = Path(__file__).parent
-LOCALE_DIR = PACKAGE / "locale"
 SOURCE_LANGUAGE = "de"
-LANGUAGES = ("de", "en")
-KEYWORDS = {"_": None, "__": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "__": None, "ngettext": (1, 2), "handbook_": None}
+# Where each catalogue's messages are written.
+SOURCES = {
+    "feedback": ("comments.py", "form.py", "newest.py", "sections.py", "_templates/feedback/*.html",
+                 "_templates/feedback-*.html"),
+    "handbook": ("layout.py", "versions.py", "recipe.py", "_templates/handbook/*.html", "_templates/handbook-*.html",
+                 "_templates/page.html"),
+}
 
 Message = str | tuple[str, str]
 
 
-def catalog_path(language: str, suffix: str) -> Path:
-    return LOCALE_DIR / language / "LC_MESSAGES" / f"{CATALOG}.{suffix}"
-
-
-def extract_messages() -> dict[Message, list[tuple[str, int]]]:
-    """Every message of the package's modules, with where it is used."""
+def extract_messages(catalog: str) -> dict[Message, list[tuple[str, int]]]:
+    """Every message of the catalogue's modules and templates, with where it is used."""
     messages: dict[Message, list[tuple[str, int]]] = {}
-    for path in sorted(PACKAGE.glob("*.py")):
-        for lineno, message, _comments, _context in extract_from_file("python", path, keywords=KEYWORDS):
-            messages.setdefault(message, []).append((path.name, lineno))
+    files = sorted({path for pattern in SOURCES[catalog] for path in PACKAGE.glob(pattern)})
+    for path in files:
+        method = "jinja2.ext:babel_extract" if path.suffix == ".html" else "python"
+        name = path.relative_to(PACKAGE).as_posix()
+        for lineno, message, _comments, _context in extract_from_file(method, path, keywords=KEYWORDS):
+            messages.setdefault(message, []).append((name, lineno))
+    if catalog == "feedback":
+        for label in form_labels():
+            messages.setdefault(label, []).append(("feedback_formats/submission.py", 0))
     return messages
 
 
-def read_catalog(language: str) -> Catalog:
-    with catalog_path(language, "po").open("rb") as handle:
-        return read_po(handle, locale=language, domain=CATALOG)
+def read_catalog(catalog: str, language: str) -> Catalog:
+    with catalog_path(catalog, language, "po").open("rb") as handle:
+        return read_po(handle, locale=language, domain=catalog)
 
 
 def _translations(catalog: Catalog) -> dict[Message, Message]:
     return {message.id: message.string for message in catalog if message.id}
 
 
-def update(language: str, messages: dict[Message, list[tuple[str, int]]]) -> Catalog:
+def update(catalog: str, language: str, messages: dict[Message, list[tuple[str, int]]]) -> Catalog:
     """The language's catalogue for ``messages``, keeping the translations it had."""
-    old = read_catalog(language) if catalog_path(language, "po").exists() else Catalog(locale=language)
+    path = catalog_path(catalog, language, "po")
+    old = read_catalog(catalog, language) if path.exists() else Catalog(locale=language)
     known = _translations(old)
-    now = datetime.now(timezone.utc)
     new = Catalog(
         locale=language,
-        domain=CATALOG,
+        domain=catalog,
         project="sphinx_handbook",
-        header_comment=f"# {language} messages of the sphinx_handbook extension (python -m sphinx_handbook.catalogs).",
+        header_comment=f"# {language} {catalog} messages of the sphinx_handbook extension "
+                       "(python -m sphinx_handbook.catalogs).",
         creation_date=old.creation_date,
-        revision_date=now,
+        revision_date=datetime.now(timezone.utc),
         fuzzy=False,
     )
     for message, locations in messages.items():
@@ -83,33 +97,21 @@ def update(language: str, messages: dict[Message, list[tuple[str, int]]]) -> Cat
 
 
 def main() -> int:
-    messages = extract_messages()
     missing = 0
-    for language in LANGUAGES:
-        catalog = update(language, messages)
-        catalog_path(language, "po").parent.mkdir(parents=True, exist_ok=True)
-        with catalog_path(language, "po").open("wb") as handle:
-            write_po(handle, catalog, width=100, sort_output=True, include_lineno=False)
-        with catalog_path(language, "mo").open("wb") as handle:
-            write_mo(handle, catalog)
-        untranslated = [m.id for m in catalog if m.id and (not m.string or m.string == ("", ""))]
-        for message in untranslated:
-            print(f"{language}: untranslated: {message!r}", file=sys.stderr)
-        missing += len(untranslated)
-    compile_theme_catalog()
+    for catalog in CATALOGS:
+        messages = extract_messages(catalog)
+        for language in LANGUAGES:
+            updated = update(catalog, language, messages)
+            path = catalog_path(catalog, language, "po")
+            output = io.BytesIO()
+            write_po(output, updated, width=100, sort_output=True, include_lineno=False)
+            write_atomic(path, output.getvalue())
+            untranslated = [m.id for m in updated if m.id and (not m.string or m.string == ("", ""))]
+            for message in untranslated:
+                print(f"{catalog}/{language}: untranslated: {message!r}", file=sys.stderr)
+            missing += len(untranslated)
+    compile_catalogs()
     return 1 if missing else 0
-
-
-# German for strings of furo and Sphinx that their own catalogues leave in
-# English; written by hand, conf.py puts LOCALE_DIR first in ``locale_dirs``.
-THEME_CATALOG = LOCALE_DIR / "de" / "LC_MESSAGES" / "sphinx.po"
-
-
-def compile_theme_catalog() -> None:
-    with THEME_CATALOG.open("rb") as handle:
-        catalog = read_po(handle, locale="de", domain="sphinx")
-    with THEME_CATALOG.with_suffix(".mo").open("wb") as handle:
-        write_mo(handle, catalog)
 
 
 if __name__ == "__main__":

@@ -1,25 +1,26 @@
-"""Approved comments: the comments file, per-document digests, static rendering.
+"""Approved comments: the comments file, per-document digests, rendering helpers.
 
 The feedback sync writes the comments file (``feedback_comments_path``, its
-format is a contract in DESIGN.md); every HTML build reads it once. A missing
-file means no comments; a malformed one stops the build before anything is
-written, naming the file and the problem.
+format is owned by ``feedback_formats.comments``); every HTML build reads it
+once. A missing file means no comments; a malformed one stops the build before
+anything is written, naming the file and the problem.
 
 The comments a document shows are summed up in one digest per document, kept in
-the ``feedback`` domain. When the file changes, exactly the documents whose
-digest changed are written again, so one approved comment rebuilds its own page
-and not the whole handbook. They are not read again: comments enter a page only
-when it is written (``form.py``), so the handler is an ``env-get-updated`` one
-(documents to write) rather than ``env-get-outdated`` (documents to read):
+the ``feedback_comments`` domain. When the file changes, exactly the documents
+whose digest changed are written again, so one approved comment rebuilds its own
+page and not the whole handbook. They are not read again: comments enter a page
+only when it is written (``form.py``), so the handler is an ``env-get-updated``
+one (documents to write) rather than ``env-get-outdated`` (documents to read):
 reading would parse the page again, and under ``-j auto`` send the whole
 environment through a worker process, for nothing. For the same reason such a
 page does not take its toctree parents along, which Sphinx writes with any
 page because a page read again may have a new title: here that would be the
 start page with the contents of the whole handbook, for every comment.
 
-Comments are plain text. Rendering escapes every character, splits paragraphs
-on blank lines, turns single newlines into ``<br>`` and http(s) URLs into links
-with ``rel="nofollow ugc noopener"``; nothing else is interpreted.
+Comments are plain text. :func:`render_text` escapes every character, splits
+paragraphs on blank lines, turns single newlines into ``<br>`` and http(s) URLs
+into links with ``rel="nofollow ugc noopener"``; nothing else is interpreted.
+The HTML around it is in ``_templates/feedback/comments.html``.
 """
 
 from __future__ import annotations
@@ -28,42 +29,34 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import feedback_formats.comments as comments_file
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_datetime
+from feedback_formats.comments import Comment
+from feedback_formats.files import utc_timestamp
+from markupsafe import Markup
 from sphinx.application import Sphinx
 from sphinx.builders import Builder
+from sphinx.config import Config
 from sphinx.environment import BuildEnvironment
 from sphinx.errors import SphinxError
 from sphinx.locale import get_translation
 from sphinx.util import logging
 
-from .sections import is_web_builder
+from .digests import PageDigests
+from .sections import is_web_builder, sections_domain
 
 _ = get_translation("feedback")
 __ = get_translation("feedback", "console")
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
 # Times are shown as the handbook's readers live them.
 READERS_TIMEZONE = ZoneInfo("Europe/Berlin")
-# A comment's fields and the JSON types each may have (None: null).
-FIELDS: dict[str, tuple[type, ...]] = {
-    "id": (str,),
-    "section": (str,),
-    "version": (str,),
-    "author": (str, type(None)),
-    "text": (str,),
-    "created": (str,),
-    "reply_to": (str, type(None)),
-}
-JSON_TYPE_NAMES = {str: "Text", type(None): "null"}
-
 URL = re.compile(r"\bhttps?://[^\s<>\"]+", re.IGNORECASE)
 URL_TRAILING = ".,;:!?)]}'»“”’"
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -72,20 +65,6 @@ BLANK_LINE = re.compile(r"\n[ \t]*\n")
 
 class CommentsFileError(SphinxError):
     category = "Feedback-Fehler"
-
-
-@dataclass(frozen=True)
-class Comment:
-    id: str
-    section: str
-    version: str
-    author: str
-    text: str
-    created: datetime
-    reply_to: str | None
-
-    def fingerprint(self) -> list:
-        return [self.id, self.section, self.version, self.author, self.text, self.created.isoformat(), self.reply_to]
 
 
 Thread = tuple[Comment, list[Comment]]
@@ -134,81 +113,40 @@ class Comments:
         digest = hashlib.sha256(b"privacy" if privacy else b"")
         for section_id in sorted(set(section_ids)):
             for comment in self.by_section.get(section_id, ()):
-                digest.update(json.dumps(comment.fingerprint(), ensure_ascii=False).encode())
+                digest.update(json.dumps(comment.to_json(), ensure_ascii=False, sort_keys=True).encode())
         return digest.hexdigest()
-
-
-def _problem(path: Path, problem: str) -> CommentsFileError:
-    return CommentsFileError(
-        __("Die Kommentardatei %(path)s ist fehlerhaft: %(problem)s") % {"path": path, "problem": problem}
-    )
-
-
-def _describe(value: object) -> str:
-    shown = json.dumps(value, ensure_ascii=False)
-    return shown if len(shown) <= 40 else shown[:37] + "..."
-
-
-def _comment(path: Path, index: int, item: object) -> Comment:
-    where = f"comments[{index}]"
-    if not isinstance(item, dict):
-        raise _problem(path, __("%(where)s ist kein JSON-Objekt, sondern %(value)s") % {
-            "where": where, "value": _describe(item)})
-    for field, types in FIELDS.items():
-        if field not in item:
-            raise _problem(path, __("%(where)s: das Feld „%(field)s“ fehlt") % {"where": where, "field": field})
-        if not isinstance(item[field], types):
-            raise _problem(path, __("%(where)s.%(field)s muss %(types)s sein, nicht %(value)s") % {
-                "where": where, "field": field, "value": _describe(item[field]),
-                "types": __(" oder ").join(JSON_TYPE_NAMES[t] for t in types)})
-    for field in ("id", "section"):
-        if not item[field].strip():
-            raise _problem(path, __("%(where)s.%(field)s ist leer") % {"where": where, "field": field})
-    try:
-        created = datetime.fromisoformat(item["created"])
-    except ValueError:
-        created = None
-    if created is None or created.tzinfo is None:
-        raise _problem(path, __("%(where)s.created ist kein Zeitpunkt mit Zeitzone nach ISO 8601: %(value)s") % {
-            "where": where, "value": _describe(item["created"])})
-    return Comment(
-        id=item["id"], section=item["section"], version=item["version"], author=item["author"] or "",
-        text=item["text"], created=created.astimezone(timezone.utc), reply_to=item["reply_to"],
-    )
 
 
 def load_comments(path: Path) -> Comments:
     """Read and check the comments file; a missing file means no comments."""
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return Comments([])
-    except OSError as exc:
-        raise _problem(path, __("nicht lesbar (%s)") % exc.strerror) from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise _problem(path, __("kein UTF-8")) from None
-    except json.JSONDecodeError as exc:
-        raise _problem(path, __("kein gültiges JSON (Zeile %(line)d, Spalte %(column)d: %(reason)s)") % {
-            "line": exc.lineno, "column": exc.colno, "reason": exc.msg}) from None
-    if not isinstance(data, dict):
-        raise _problem(path, __("erwartet wird ein JSON-Objekt mit „format“ und „comments“"))
-    if data.get("format") != FORMAT:
-        raise _problem(path, __("„format“ ist %(value)s, unterstützt wird nur %(format)d") % {
-            "value": _describe(data.get("format")), "format": FORMAT})
-    if not isinstance(data.get("comments"), list):
-        raise _problem(path, __("„comments“ muss eine Liste sein, nicht %s") % _describe(data.get("comments")))
-    comments = []
-    seen: set[str] = set()
-    for index, item in enumerate(data["comments"]):
-        comment = _comment(path, index, item)
-        if comment.id in seen:
-            raise _problem(path, __("comments[%(index)d].id %(id)s kommt mehrfach vor") % {
-                "index": index, "id": _describe(comment.id)})
-        seen.add(comment.id)
-        comments.append(comment)
-    return Comments(comments)
+        return Comments(comments_file.load_comments(path))
+    except comments_file.CommentsFileError as exc:
+        raise CommentsFileError(
+            __("Die Kommentardatei %(path)s ist fehlerhaft: %(problem)s") % {"path": path, "problem": exc.problem}
+        ) from None
+
+
+class CommentsDomain(PageDigests):
+    """Per document, a digest of the comments its page was last written with.
+
+    The comments file itself is loaded per build and kept on the instance, never pickled.
+    """
+
+    name = "feedback_comments"
+    label = "Feedback comments"
+
+    def __init__(self, env: BuildEnvironment) -> None:
+        super().__init__(env)
+        self.comments = Comments([])
+        # Pages written only because their comments changed, and the toctree
+        # parents they are kept from dragging along.
+        self.comments_only: set[str] = set()
+        self.spared_parents: dict[str, set[str]] = {}
+
+
+def comments_domain(env: BuildEnvironment) -> CommentsDomain:
+    return env.domains[CommentsDomain.name]
 
 
 # -- rendering -----------------------------------------------------------------
@@ -250,36 +188,16 @@ def format_time(moment: datetime, language: str) -> str:
     return format_datetime(moment, _("d. MMMM y, HH:mm 'Uhr'"), tzinfo=READERS_TIMEZONE, locale=locale)
 
 
-def render_comment(comment: Comment, edition: str, language: str, footer: str = "") -> str:
-    """One comment as an ``<article>``; ``footer`` is trusted HTML added at its end."""
-    author = escape(comment.author.strip()) or _("Anonym")
-    moment = comment.created.isoformat().replace("+00:00", "Z")
-    meta = [
-        f'<span class="fb-author">{author}</span>',
-        f'<time datetime="{moment}">{escape(format_time(comment.created, language))}</time>',
-    ]
-    if comment.version != edition:
-        mark = _("geschrieben zur Ausgabe %s") % comment.version
-        meta.append(f'<span class="fb-edition">{escape(mark)}</span>')
-    return (
-        '<article class="fb-comment">\n'
-        f'<p class="fb-meta">{" ".join(meta)}</p>\n'
-        f'<div class="fb-text">\n{render_text(comment.text)}</div>\n'
-        f"{footer}</article>\n"
-    )
-
-
-def render_threads(threads: list[Thread], edition: str, language: str) -> str:
-    """A section's comments, each with its replies one level below."""
-    items = []
-    for top, replies in threads:
-        nested = ""
-        if replies:
-            nested = '<ol class="fb-replies">\n' + "".join(
-                f"<li>{render_comment(reply, edition, language)}</li>\n" for reply in replies
-            ) + "</ol>\n"
-        items.append(f"<li>{render_comment(top, edition, language)}{nested}</li>\n")
-    return '<ol class="fb-comments">\n' + "".join(items) + "</ol>\n"
+def template_context(config: Config) -> dict:
+    """What ``_templates/feedback/comments.html`` needs besides the comments."""
+    language = config.language
+    return {
+        "_": _,
+        "edition": config.version,
+        "comment_time": lambda comment: format_time(comment.created, language),
+        "comment_timestamp": lambda comment: utc_timestamp(comment.created),
+        "comment_html": lambda comment: Markup(render_text(comment.text)),
+    }
 
 
 # -- build events ----------------------------------------------------------------
@@ -292,27 +210,23 @@ def _comments_path(app: Sphinx) -> Path:
 def _load(app: Sphinx) -> None:
     """Read the comments file once per build, before any document is read or written."""
     if is_web_builder(app.builder):
-        app.env.domains["feedback"].comments = load_comments(_comments_path(app))
+        comments_domain(app.env).comments = load_comments(_comments_path(app))
 
 
 def _changed_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """The documents whose comments changed since they were last written.
 
-    A document read in this build lost its digest when it was cleared, so every
-    document returned here was written last with the same text: only its
-    comments changed.
+    Every document returned here was written last with the same text: only its
+    comments changed (``digests.py``).
     """
     if not is_web_builder(app.builder):
         return []
-    domain = env.domains["feedback"]
+    domain = comments_domain(env)
+    sections = sections_domain(env)
     # The consent label links the privacy page only where it exists.
     privacy = app.config.feedback_privacy_doc in env.found_docs
-    changed = []
-    for docname in domain.sections:
-        digest = domain.comments.digest(domain.section_ids(docname), privacy)
-        if domain.digests.get(docname, digest) != digest:
-            changed.append(docname)
-        domain.digests[docname] = digest
+    changed = domain.changed(
+        sections.sections, lambda docname: domain.comments.digest(sections.section_ids(docname), privacy))
     domain.comments_only = set(changed)
     return changed
 
@@ -325,13 +239,13 @@ def _spare_toctree_parents(app: Sphinx, builder: Builder) -> None:
     """
     if not is_web_builder(builder):
         return
-    domain = app.env.domains["feedback"]
+    domain = comments_domain(app.env)
     parents = app.env.files_to_rebuild
     domain.spared_parents = {doc: parents.pop(doc) for doc in domain.comments_only if doc in parents}
 
 
 def _restore_toctree_parents(app: Sphinx, exception: Exception | None) -> None:
-    domain = app.env.domains["feedback"]
+    domain = comments_domain(app.env)
     for docname, parents in domain.spared_parents.items():
         app.env.files_to_rebuild.setdefault(docname, set()).update(parents)
     domain.spared_parents = {}
@@ -340,9 +254,8 @@ def _restore_toctree_parents(app: Sphinx, exception: Exception | None) -> None:
 def _report_orphans(app: Sphinx, builder: Builder) -> None:
     if not is_web_builder(builder):
         return
-    domain = app.env.domains["feedback"]
-    known = {section.id for section in domain.all_commentable()}
-    for comment in domain.comments.all:
+    known = {section.id for section in sections_domain(app.env).all_commentable()}
+    for comment in comments_domain(app.env).comments.all:
         if comment.section not in known:
             logger.info(
                 __("Kommentar %(id)s wird nicht angezeigt: Diese Ausgabe hat keinen kommentierbaren "
@@ -356,6 +269,7 @@ def setup_comments(app: Sphinx) -> None:
         "feedback_comments_path", "var/feedback/comments.json", "", types=frozenset({str}),
         description="Kommentardatei des Sync, relativ zum Verzeichnis von conf.py",
     )
+    app.add_domain(CommentsDomain)
     app.connect("builder-inited", _load)
     app.connect("env-get-updated", _changed_pages)
     app.connect("write-started", _spare_toctree_parents)

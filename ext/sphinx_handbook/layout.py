@@ -9,18 +9,19 @@ from pathlib import Path
 
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.application import Sphinx
+from sphinx.config import Config
+from sphinx.locale import get_translation
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.writers.html5 import HTML5Translator
 
+_ = get_translation("handbook")
+
 STATIC = Path(__file__).parent / "_static"
-
-from sphinx.application import Sphinx
-from sphinx.config import Config
-
 TEMPLATES = Path(__file__).parent / "_templates"
 
 # Documents linked from every page's footer when the edition has them.
-LEGAL_DOCS = ("impressum", "datenschutz", "barrierefreiheit")
+LEGAL_DOCS = ("impressum", "datenschutz", "barrierefreiheit", "leichte-sprache")
 
 
 def _add_paths(app: Sphinx, config: Config) -> None:
@@ -34,7 +35,7 @@ def _legal_links(app: Sphinx, pagename: str, templatename: str, context: dict, d
 
 
 def _search_texts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
-    if pagename == "search":
+    if pagename == "search" and app.config.language == "de":
         # After Sphinx's translations.js (priority 500), whose German texts it repairs.
         app.add_js_file("search-de.js", priority=600)
 
@@ -80,7 +81,7 @@ class FocusableTableWrappers(SphinxPostTransform):
 
 def visit_table_region(translator: HTML5Translator, node: table_region) -> None:
     title = node.next_node(nodes.title)
-    label = f"Tabelle: {title.astext()}" if title else "Tabelle"
+    label = _("Tabelle: %s") % title.astext() if title else _("Tabelle")
     translator.body.append(translator.starttag(node, "div", tabindex="0", ROLE="region", **{"aria-label": label}))
 
 

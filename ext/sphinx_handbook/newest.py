@@ -3,19 +3,19 @@
 The page is generated (``html-collect-pages``), so every edition has it without
 a source document, and it is written again in every build: one approved
 comment changes it whatever page the comment belongs to. It lists the newest
-comments of sections this edition has, each linking to its section.
+comments of sections this edition has, each linking to its section; its body is
+the template ``_templates/feedback/newest.html``.
 """
 
 from __future__ import annotations
-
-from html import escape
 
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
 from sphinx.locale import get_translation
 
-from .comments import render_comment
+from .comments import comments_domain, template_context
+from .sections import sections_domain
 
 _ = get_translation("feedback")
 __ = get_translation("feedback", "console")
@@ -28,29 +28,14 @@ SIDEBAR_SCROLL_END = "sidebar/scroll-end.html"
 
 def render_newest(app: Sphinx) -> str:
     """The page's body: the newest comments, newest first, each linking to its section."""
-    domain = app.env.domains["feedback"]
-    sections = {section.id: section for section in domain.all_commentable()}
-    shown = [comment for comment in reversed(domain.comments.all) if comment.section in sections]
-    shown = shown[: app.config.feedback_newest_count]
-    title = _("Neueste Kommentare")
-    if not shown:
-        nothing = _("Noch keine Kommentare.")
-        return f"<h1>{escape(title)}</h1>\n<p>{escape(nothing)}</p>\n"
-    go_to = _("Zum Abschnitt:")
-    items = []
-    for comment in shown:
-        section = sections[comment.section]
-        href = f"{app.builder.get_relative_uri(PAGE, section.doc)}#{section.id}"
-        footer = (
-            f'<p class="fb-goto">{escape(go_to)} '
-            f'<a href="{escape(href)}">{escape(section.numbered_title)}</a></p>\n'
-        )
-        items.append(f"<li>{render_comment(comment, app.config.version, app.config.language, footer)}</li>\n")
-    intro = _("Die zuletzt freigegebenen Kommentare aus dem ganzen Handbuch, die neuesten zuerst.")
-    return (
-        f"<h1>{escape(title)}</h1>\n<p>{escape(intro)}</p>\n"
-        f'<ol class="fb-comments fb-newest">\n{"".join(items)}</ol>\n'
-    )
+    sections = {section.id: section for section in sections_domain(app.env).all_commentable()}
+    shown = [comment for comment in reversed(comments_domain(app.env).comments.all) if comment.section in sections]
+    entries = [
+        (comment, sections[comment.section].numbered_title,
+         f"{app.builder.get_relative_uri(PAGE, sections[comment.section].doc)}#{comment.section}")
+        for comment in shown[: app.config.feedback_newest_count]
+    ]
+    return app.builder.templates.render("feedback/newest.html", {**template_context(app.config), "entries": entries})
 
 
 def _collect_page(app: Sphinx):

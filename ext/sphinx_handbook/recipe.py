@@ -24,7 +24,7 @@ from docutils.parsers.rst import directives
 from sphinx.locale import get_translation
 from sphinx.util.docutils import SphinxDirective
 
-_ = get_translation("feedback")
+_ = get_translation("handbook")
 
 DIFFICULTIES = ("leicht", "mittel", "anspruchsvoll")
 

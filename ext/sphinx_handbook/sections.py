@@ -1,26 +1,27 @@
 """Commentable sections: which sections get a comment box, and the manifest.
 
-While a document is read, the id, title and table-of-contents anchor of each of
-its sections go into the ``feedback`` domain. Sphinx numbers the sections only
-after all documents are read (``env.toc_secnumbers``), so whether a section is
-commentable is decided when writing starts: its level, the depth of its number
-(``3.2`` is level 2), must be in ``feedback_section_levels``. Sections without a
-number (the glossary, the legal pages) have no box.
+While a document is read, the id, title, heading depth and table-of-contents
+anchor of each of its sections go into the ``feedback_sections`` domain. Sphinx
+numbers the sections only after all documents are read (``env.toc_secnumbers``),
+so whether a section is commentable is decided when writing starts: its level
+must be in ``feedback_section_levels``. In a numbered project the level is the
+depth of the section's number (``3.2`` is level 2) and sections without a number
+(a glossary, the legal pages) have no box; in a project without section numbers
+it is the heading's depth in its document (the page title is level 1). A
+section id found on two pages is a warning in a numbered project (the handbook
+labels every section), a note in the log elsewhere.
 
-Every HTML build writes the commentable sections to ``_feedback/sections.json``;
-the feedback service accepts comments only for the sections listed there.
+Every HTML build writes the commentable sections to the manifest
+(``feedback_formats.manifest``); the feedback service accepts comments only for
+the sections listed there.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from docutils import nodes
+from feedback_formats.manifest import Manifest, ManifestEntry, write_manifest
 from sphinx.application import Sphinx
 from sphinx.builders import Builder
 from sphinx.config import Config
@@ -31,18 +32,13 @@ from sphinx.locale import get_translation
 from sphinx.util import logging
 from sphinx.util.nodes import clean_astext
 
-if TYPE_CHECKING:
-    from .comments import Comments
-
 __ = get_translation("feedback", "console")
 logger = logging.getLogger(__name__)
-
-MANIFEST = Path("_feedback", "sections.json")
 
 
 @dataclass(frozen=True)
 class Section:
-    """A commentable section of this edition."""
+    """A commentable section of this edition; ``number`` is empty in an unnumbered project."""
 
     id: str
     number: tuple[int, ...]
@@ -57,7 +53,7 @@ class Section:
     @property
     def numbered_title(self) -> str:
         """The title as the table of contents shows it: ``3.2.1 Qualitätskultur entwickeln``."""
-        return f"{self.number_text} {self.title}"
+        return f"{self.number_text} {self.title}" if self.number else self.title
 
 
 def is_web_builder(builder: Builder) -> bool:
@@ -75,41 +71,38 @@ def _section_id(section: nodes.section, document: nodes.document) -> str:
     return next((id_ for id_ in section["ids"] if id_ in explicit), section["ids"][0])
 
 
-class FeedbackDomain(Domain):
-    """The sections of every document, and digests of the comments shown in it.
+def _depth(section: nodes.section) -> int:
+    """The heading's depth in its document: 1 for the page title."""
+    depth, parent = 1, section.parent
+    while parent is not None:
+        depth += isinstance(parent, nodes.section)
+        parent = parent.parent
+    return depth
 
-    ``data["sections"][docname]`` lists ``(toc_anchor, section_id, title)`` in
-    document order; ``data["digests"][docname]`` sums up the comments its page
-    was last written with (``comments.py``, computed in the main process). The
-    comments file and this edition's commentable sections are loaded per build
-    and kept on the instance, never pickled.
+
+class SectionsDomain(Domain):
+    """The sections of every document, and this edition's commentable ones.
+
+    ``data["sections"][docname]`` lists ``(toc_anchor, section_id, title, depth)``
+    in document order. Which of them are commentable (``edition``) is decided
+    per build, once the sections are numbered, and kept on the instance.
     """
 
-    name = "feedback"
-    label = "Feedback"
-    data_version = 1
-    initial_data = {"sections": {}, "digests": {}}
+    name = "feedback_sections"
+    label = "Feedback sections"
+    data_version = 2
+    initial_data = {"sections": {}}
 
     def __init__(self, env: BuildEnvironment) -> None:
         super().__init__(env)
         self.edition: dict[str, list[Section]] = {}
-        self.comments: Comments | None = None  # set when a web builder starts
-        # Pages written only because their comments changed, and the toctree
-        # parents they are kept from dragging along (see comments.py).
-        self.comments_only: set[str] = set()
-        self.spared_parents: dict[str, set[str]] = {}
 
     @property
-    def sections(self) -> dict[str, list[tuple[str, str, str]]]:
+    def sections(self) -> dict[str, list[tuple[str, str, str, int]]]:
         return self.data["sections"]
-
-    @property
-    def digests(self) -> dict[str, str]:
-        return self.data["digests"]
 
     def clear_doc(self, docname: str) -> None:
         self.sections.pop(docname, None)
-        self.digests.pop(docname, None)
 
     def merge_domaindata(self, docnames, otherdata: dict) -> None:
         for docname in docnames:
@@ -121,32 +114,38 @@ class FeedbackDomain(Domain):
         for position, section in enumerate(document.findall(nodes.section)):
             # The same anchors as Sphinx's table of contents (and so toc_secnumbers).
             anchor = "" if position == 0 else "#" + section["ids"][0]
-            found.append((anchor, _section_id(section, document), clean_astext(section[0])))
+            found.append((anchor, _section_id(section, document), clean_astext(section[0]), _depth(section)))
         self.sections[docname] = found
 
     def section_ids(self, docname: str) -> list[str]:
-        return [section_id for _anchor, section_id, _title in self.sections.get(docname, ())]
+        return [entry[1] for entry in self.sections.get(docname, ())]
 
     def commentable(self, docname: str) -> list[Section]:
         return self.edition.get(docname, [])
 
     def all_commentable(self) -> list[Section]:
-        """This edition's commentable sections in the order of their numbers."""
+        """This edition's commentable sections in the order of their numbers (else of their documents)."""
         return sorted((s for doc in self.edition.values() for s in doc), key=lambda s: s.number)
 
     def find_edition(self, levels: list[int]) -> None:
         """Decide which sections are commentable, once the sections are numbered."""
         self.edition = {}
+        numbered = any(self.env.toc_secnumbers.values())
         seen: dict[str, str] = {}
         for docname in sorted(self.sections):
             numbers = self.env.toc_secnumbers.get(docname, {})
             chosen = []
-            for anchor, section_id, title in self.sections[docname]:
-                number = numbers.get(anchor)
-                if not number or len(number) not in levels:
+            for anchor, section_id, title, depth in self.sections[docname]:
+                number = tuple(numbers.get(anchor) or ())
+                level = len(number) if numbered else depth
+                if not level or level not in levels:
                     continue
                 if section_id in seen:
-                    logger.warning(
+                    # The handbook gives every section a label (a test enforces it); in a
+                    # project without section numbers, headings like "Examples" on many
+                    # pages are normal, and only the log mentions them.
+                    report = logger.warning if numbered else logger.info
+                    report(
                         __("Die Abschnitts-ID %r gibt es auch in %s; Kommentare dazu erscheinen an "
                            "beiden Stellen. Bitte dem Abschnitt ein eindeutiges Label geben."),
                         section_id, seen[section_id],
@@ -156,6 +155,10 @@ class FeedbackDomain(Domain):
                 chosen.append(Section(section_id, number, title, docname))
             if chosen:
                 self.edition[docname] = chosen
+
+
+def sections_domain(env: BuildEnvironment) -> SectionsDomain:
+    return env.domains[SectionsDomain.name]
 
 
 def _check_config(app: Sphinx, config: Config) -> None:
@@ -168,49 +171,32 @@ def _check_config(app: Sphinx, config: Config) -> None:
 
 def _find_edition(app: Sphinx, builder: Builder) -> None:
     if is_web_builder(builder):
-        app.env.domains["feedback"].find_edition(list(app.config.feedback_section_levels))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+        sections_domain(app.env).find_edition(list(app.config.feedback_section_levels))
 
 
 def _write_manifest(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or not is_web_builder(app.builder):
         return
-    domain = app.env.domains["feedback"]
-    manifest = {
-        "version": app.config.version,
-        "sections": [
-            {
-                "id": section.id,
-                "number": section.number_text,
-                "title": section.title,
-                "doc": section.doc,
-                "url": f"{app.builder.get_target_uri(section.doc)}#{section.id}",
-            }
-            for section in domain.all_commentable()
-        ],
-    }
-    _write_atomically(Path(app.outdir, MANIFEST), json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
+    entries = tuple(
+        ManifestEntry(
+            id=section.id,
+            number=section.number_text,
+            title=section.title,
+            doc=section.doc,
+            url=f"{app.builder.get_target_uri(section.doc)}#{section.id}",
+        )
+        for section in sections_domain(app.env).all_commentable()
+    )
+    write_manifest(app.outdir, Manifest(app.config.version, entries))
 
 
 def setup_sections(app: Sphinx) -> None:
     app.add_config_value(
         "feedback_section_levels", [2, 3], "html", types=frozenset({list, tuple}),
-        description="Gliederungsebenen mit Kommentarfeld (3.2 ist Ebene 2)",
+        description="Gliederungsebenen mit Kommentarfeld (3.2 ist Ebene 2; ohne Nummern die Überschriftenebene)",
     )
-    app.add_domain(FeedbackDomain)
+    app.add_domain(SectionsDomain)
     app.connect("config-inited", _check_config)
-    # Before comments.py's handler, which needs the edition's sections.
+    # Before the comments' handler, which needs the edition's sections.
     app.connect("write-started", _find_edition, priority=400)
     app.connect("build-finished", _write_manifest)

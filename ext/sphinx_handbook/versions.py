@@ -1,10 +1,16 @@
 """Editions: the version switcher, the banner on older editions, the canonical link.
 
-``make site`` (``sphinx_handbook.site``) writes a data file naming every edition
-and its sections (from each edition's ``_feedback/sections.json``) and passes it
-as ``feedback_versions_path``. Every page then links to the same page in the
-other editions, or to the same section where the page moved, or else to that
+``make site`` (``handbook_editions``) writes a data file naming every edition
+and its sections (from each edition's section manifest) and passes it as
+``handbook_versions_path``. Every page then links to the same page in the other
+editions, or to the same section where the page moved, or else to that
 edition's start page. Without the file (``make html``) there is no switcher.
+
+Where a page's links lead is summed up in one digest per document, kept in the
+``handbook_editions`` domain like the comments' digests: when the editions data
+changes, exactly the pages whose links changed are written again
+(``env-get-updated``); none is read again. The HTML is in the templates
+``handbook-versions.html`` (sidebar) and ``handbook/old-edition.html`` (banner).
 """
 
 from __future__ import annotations
@@ -13,47 +19,60 @@ import hashlib
 import json
 from pathlib import Path
 
-from markupsafe import Markup
 from sphinx.application import Sphinx
 from sphinx.environment import BuildEnvironment
 from sphinx.errors import ConfigError
 from sphinx.locale import get_translation
-from sphinx.util import logging
 
-_ = get_translation("feedback")
-logger = logging.getLogger(__name__)
+from .digests import PageDigests
+
+_ = get_translation("handbook")
+__ = get_translation("handbook", "console")
 
 
-def _load(app: Sphinx) -> dict | None:
-    """The editions data, read once per build; None when there is none."""
-    if hasattr(app, "_handbook_versions"):
-        return app._handbook_versions
-    data = None
-    if app.config.feedback_versions_path:
-        path = Path(app.confdir, app.config.feedback_versions_path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            for edition in data["editions"]:
-                if not isinstance(edition["version"], str) or not isinstance(edition["path"], str):
-                    raise TypeError("version und path müssen Texte sein")
-                edition["page_set"] = _pages(edition)
-        except FileNotFoundError:
-            data = None
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
-            raise ConfigError(f"{path}: ungültige Ausgabendaten ({exc!r}).") from None
-    app._handbook_versions = data
+def _page_set(edition: dict) -> set[str]:
+    """The pages of an edition: all it lists (glossary, legal pages …) and those with sections."""
+    return set(edition.get("pages", ())) | {url.split("#", 1)[0] for url in edition["sections"].values()}
+
+
+def load_editions(path: Path) -> dict | None:
+    """The editions data; None when the file does not exist."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for edition in data["editions"]:
+            if not isinstance(edition["version"], str) or not isinstance(edition["path"], str):
+                raise TypeError("version und path müssen Texte sein")
+            edition["page_set"] = _page_set(edition)
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(__("%(path)s: ungültige Ausgabendaten (%(problem)r).") % {
+            "path": path, "problem": exc}) from None
     return data
+
+
+class EditionsDomain(PageDigests):
+    """Per document, a digest of the switcher links its page was last written with.
+
+    The editions data is loaded per build and kept on the instance, never pickled.
+    """
+
+    name = "handbook_editions"
+    label = "Handbook editions"
+
+    def __init__(self, env: BuildEnvironment) -> None:
+        super().__init__(env)
+        self.editions: dict | None = None
+
+
+def editions_domain(env: BuildEnvironment) -> EditionsDomain:
+    return env.domains[EditionsDomain.name]
 
 
 def _page_ids(env: BuildEnvironment, docname: str) -> list[str]:
     """Section ids of a page in reading order (its numbered sections' anchors)."""
     anchors = env.toc_secnumbers.get(docname, {})
     return [anchor[1:] for anchor in anchors if anchor.startswith("#")]
-
-
-def _pages(edition: dict) -> set[str]:
-    """The pages of an edition: all it lists (glossary, legal pages …) and those with sections."""
-    return set(edition.get("pages", ())) | {url.split("#", 1)[0] for url in edition["sections"].values()}
 
 
 def _target(edition: dict, page_url: str, ids: list[str]) -> tuple[str, dict[str, str]]:
@@ -68,7 +87,7 @@ def _target(edition: dict, page_url: str, ids: list[str]) -> tuple[str, dict[str
 
 
 def _switcher(app: Sphinx, pagename: str) -> dict | None:
-    data = _load(app)
+    data = editions_domain(app.env).editions
     if not data:
         return None
     current = app.config.version
@@ -93,9 +112,37 @@ def _switcher(app: Sphinx, pagename: str) -> dict | None:
     return {"entries": entries, "latest": latest, "this": this, "pdf": pdf}
 
 
+def _load(app: Sphinx) -> None:
+    """Read the editions data once per build, before any document is read or written."""
+    path = app.config.handbook_versions_path
+    editions_domain(app.env).editions = load_editions(Path(app.confdir, path)) if path else None
+
+
+def _links_digest(app: Sphinx, data: dict | None, docname: str) -> str:
+    """Sums up where the switcher of a page leads."""
+    digest = hashlib.sha256()
+    if data:
+        page_url = app.builder.get_target_uri(docname)
+        ids = _page_ids(app.env, docname)
+        for edition in data["editions"]:
+            links = [edition["version"], edition["path"], edition.get("title"), edition.get("date"),
+                     _target(edition, page_url, ids)]
+            digest.update(json.dumps(links, sort_keys=True).encode())
+        digest.update(str(data.get("latest")).encode())
+    return digest.hexdigest()
+
+
+def _changed_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
+    """Pages whose switcher links changed since they were last written."""
+    domain = editions_domain(env)
+    return domain.changed(sorted(env.found_docs), lambda docname: _links_digest(app, domain.editions, docname))
+
+
 def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     switcher = _switcher(app, pagename)
+    context["handbook_"] = _
     context["handbook_editions"] = switcher
+    context["handbook_old_edition"] = None
     if not switcher:
         return
     for entry in switcher["entries"]:
@@ -104,45 +151,20 @@ def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, 
     if latest is not None:
         context["pageurl"] = latest["href"]  # canonical: the newest edition
     if latest is not None and this is not None and latest is not this:
-        year = (this["date"] or "")[:4]
-        banner = Markup(
-            '<aside class="handbook-old-edition" role="note"><p>{text} '
-            '<a href="{href}" data-handbook-sections="{sections}">{link}</a></p></aside>'
-        ).format(
-            text=_("Sie lesen die Ausgabe %(version)s von %(year)s.") % {"version": this["version"], "year": year},
-            href=latest["href"],
-            sections=latest["sections_json"],
-            link=_("Zur aktuellen Ausgabe %(version)s") % {"version": latest["version"]},
-        )
-        if "body" in context:
-            context["body"] = banner + Markup(context["body"])
-        else:  # genindex and search fill their content themselves (_templates/)
-            context["handbook_old_edition_banner"] = banner
-
-
-def _outdated(app: Sphinx, env: BuildEnvironment, added, changed, removed) -> list[str]:
-    """Pages whose switcher links changed must be written again."""
-    data = _load(app)
-    previous: dict[str, str] = getattr(env, "handbook_versions_digests", {})
-    current: dict[str, str] = {}
-    for docname in env.found_docs:
-        digest = hashlib.sha256()
-        if data:
-            page_url = app.builder.get_target_uri(docname)
-            ids = _page_ids(env, docname)
-            for edition in data["editions"]:
-                links = [edition["version"], edition["path"], edition.get("title"), edition.get("date"),
-                         _target(edition, page_url, ids)]
-                digest.update(json.dumps(links, sort_keys=True).encode())
-            digest.update(str(data.get("latest")).encode())
-        current[docname] = digest.hexdigest()
-    env.handbook_versions_digests = current
-    return [doc for doc, value in current.items() if doc in previous and previous[doc] != value and doc not in changed]
+        context["handbook_old_edition"] = {
+            "version": this["version"],
+            "year": (this["date"] or "")[:4],
+            "latest": latest["version"],
+            "href": latest["href"],
+            "sections_json": latest["sections_json"],
+        }
 
 
 def setup_versions(app: Sphinx) -> None:
-    app.add_config_value("feedback_versions_path", "", "html", types=frozenset({str}),
+    app.add_config_value("handbook_versions_path", "", "html", types=frozenset({str}),
                          description="Ausgabendaten für den Ausgabenwechsler (schreibt make site)")
-    app.connect("env-get-outdated", _outdated)
+    app.add_domain(EditionsDomain)
+    app.connect("builder-inited", _load)
+    app.connect("env-get-updated", _changed_pages)
     app.connect("html-page-context", _page_context)
     app.add_js_file("versions.js", loading_method="defer")

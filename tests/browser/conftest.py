@@ -105,7 +105,7 @@ def site_dir(tmp_path_factory) -> Path:
     """
     out = tmp_path_factory.mktemp("browser-site") / "site"
     result = subprocess.run(
-        [sys.executable, "-m", "sphinx_handbook.site", "build", "--out", str(out),
+        [sys.executable, "-m", "handbook_editions", "build", "--out", str(out),
          "--comments", str(comments_file(out))],
         cwd=ROOT, capture_output=True, text=True,
     )
@@ -135,6 +135,8 @@ def running_service(site: Path, work: Path) -> Iterator[Service]:
         "FEEDBACK_RATE_LIMIT": "0",
         "FEEDBACK_SERVICE_URL": url,
         "FEEDBACK_COMMENTS_FILE": str(comments_file(site)),
+        # The service runs elsewhere; its sync rebuilds this project's editions.
+        "FEEDBACK_RELEASES_FILE": str(ROOT / "releases.toml"),
     }
     log = work / "service.log"
     with open(log, "w") as output:

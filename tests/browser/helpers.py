@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from axe_playwright_python.sync_playwright import Axe
+from feedback_formats.manifest import load_manifest, manifest_path
 
 # WCAG 2.1 level A and AA, which BITV 2.0 requires of public bodies.
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -29,8 +29,7 @@ def assert_accessible(page, what: str) -> None:
 
 def sections(site_dir: Path, version: str) -> list[dict]:
     """The commentable sections of one published edition, from its manifest."""
-    manifest = site_dir / version / "_feedback" / "sections.json"
-    return json.loads(manifest.read_text(encoding="utf-8"))["sections"]
+    return [entry.to_json() for entry in load_manifest(manifest_path(site_dir / version)).sections]
 
 
 def comment_box(page, section_id: str):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
+from feedback_formats import comments as comments_file
+from feedback_formats.comments import Comment
 
 ROOTS = Path(__file__).resolve().parent.parent / "roots"
 COMMENTS_FILE = Path("var", "feedback", "comments.json")
@@ -65,13 +66,9 @@ def comment(id: str, section: str, text: str = "Ein Kommentar.", **fields) -> di
 
 
 def write_comments(srcdir: Path, comments: list[dict]) -> Path:
-    """Writes the comments file where the test root's conf.py expects it."""
+    """Writes the comments file where the test root's conf.py expects it, as the sync writes it."""
     path = Path(srcdir, COMMENTS_FILE)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps({"format": 1, "generated": "2026-11-21T10:00:00Z", "comments": comments}, ensure_ascii=False),
-        encoding="utf-8",
-    )
+    comments_file.write_comments(path, [Comment.from_json(item) for item in comments])
     return path
 
 

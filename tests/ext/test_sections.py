@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from feedback_formats.manifest import load_manifest, manifest_path
 from sphinx.errors import ConfigError
 
 from .conftest import box, boxed_sections, page
@@ -53,14 +54,16 @@ def test_box_closes_the_sections_own_text_before_its_subsections(build):
 def test_levels_are_configurable(build):
     app = build(confoverrides={"feedback_section_levels": [3]})
     assert boxed_sections(page(app, "kapitel-01/index")) == ["qualitaet-vertiefen"]
-    manifest = json.loads(Path(app.outdir, "_feedback", "sections.json").read_text(encoding="utf-8"))
+    manifest = json.loads(manifest_path(app.outdir).read_text(encoding="utf-8"))
     assert [s["id"] for s in manifest["sections"]] == ["qualitaet-vertiefen", "beteiligung-online"]
 
 
 def test_manifest_lists_every_commentable_section(build):
     app = build()
-    manifest = json.loads(Path(app.outdir, "_feedback", "sections.json").read_text(encoding="utf-8"))
+    manifest = json.loads(manifest_path(app.outdir).read_text(encoding="utf-8"))
     assert manifest == {"version": "2.0", "sections": MANIFEST}
+    # What the service reads of it.
+    assert [entry.to_json() for entry in load_manifest(manifest_path(app.outdir)).sections] == MANIFEST
     # Every url leads to the section on its page.
     for section in manifest["sections"]:
         path, fragment = section["url"].split("#")
@@ -69,7 +72,7 @@ def test_manifest_lists_every_commentable_section(build):
 
 def test_manifest_is_rewritten_by_a_build_without_changes(build):
     app = build()
-    manifest = Path(app.outdir, "_feedback", "sections.json")
+    manifest = manifest_path(app.outdir)
     manifest.unlink()
     build()
     assert json.loads(manifest.read_text(encoding="utf-8"))["sections"] == MANIFEST

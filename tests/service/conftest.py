@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import itertools
-import json
 import os
 import shutil
 import socket
@@ -20,6 +19,9 @@ from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
+
+import feedback_formats
+from feedback_formats import Manifest, ManifestEntry
 
 from feedback_service.app import create_app
 from feedback_service.config import load_config
@@ -40,10 +42,9 @@ SECTIONS_10 = [
 
 
 def write_manifest(build: Path, version: str, sections: list[dict]) -> Path:
-    path = build / "_feedback" / "sections.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"version": version, "sections": sections}), encoding="utf-8")
-    return path
+    """The manifest of a build in ``build``, written as the extension writes it."""
+    entries = tuple(ManifestEntry(**section) for section in sections)
+    return feedback_formats.write_manifest(build, Manifest(version, entries))
 
 
 @pytest.fixture
@@ -153,6 +154,7 @@ def service_env(database_url, site_dir) -> dict[str, str]:
         "FEEDBACK_DATABASE_URL": database_url,
         "FEEDBACK_SITE_DIR": str(site_dir),
         "FEEDBACK_ADMIN_TOKEN": ADMIN_TOKEN,
+        "FEEDBACK_SECRET": "test-secret-of-the-service",
         "FEEDBACK_RATE_LIMIT": "0",
     }
 

@@ -641,3 +641,50 @@ def test_public_list_follows_moderation_at_once(client):
     client.post(f"/api/v1/admin/comments/{ids[0]}/reject", headers=ADMIN)
     assert [c["id"] for c in public(client)] == ids[1:]
     assert public(client, "registermodernisierung") == []
+
+
+# -- Barrier reports, delete tokens across instances ------------------------------------------
+
+def test_barrier_report_needs_no_consent_and_is_never_published(client):
+    answer = submit(client, kind="barrier", consent=None, text="Die Tabelle hat keine Kopfzeilen.")
+    assert answer.status_code == 202, answer.text
+    comment_id = answer.json()["id"]
+    refused = client.post(f"/api/v1/admin/comments/{comment_id}/approve", headers=ADMIN)
+    assert_error(refused, 409, "barrier_not_publishable", None, "nie veröffentlicht")
+    listed = client.get("/api/v1/admin/comments?kind=barrier", headers=ADMIN).json()["comments"]
+    assert [row["id"] for row in listed] == [comment_id]
+    assert public(client) == []
+    assert_error(submit(client, kind="barrier", reply_to=comment_id), 422, "unknown_reply", "reply_to")
+
+
+def test_a_retry_answered_by_another_instance_gives_the_same_working_delete_token(make_client):
+    first = make_client()
+    other = make_client(FEEDBACK_SECRET="test-secret-of-the-service")
+    answer = first.post("/api/v1/comments", json=VALID, headers={"Idempotency-Key": "retry-1"})
+    again = other.post("/api/v1/comments", json=VALID, headers={"Idempotency-Key": "retry-1"})
+    assert again.json() == answer.json()
+    assert len(stored(first)) == 1
+    url = f"/api/v1/comments/{answer.json()['id']}"
+    elsewhere = make_client(FEEDBACK_SECRET="another-secret").post("/api/v1/comments", json=VALID).json()
+    assert_error(other.delete(url, headers={"X-Delete-Token": elsewhere["delete_token"]}), 403, "invalid_token",
+                 "token")
+    assert other.delete(url, headers={"X-Delete-Token": again.json()["delete_token"]}).status_code == 200
+
+
+def test_without_a_configured_secret_the_first_start_makes_a_private_one(make_client, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    token = make_client(FEEDBACK_SECRET="").post("/api/v1/comments", json=VALID).json()["delete_token"]
+    secret = tmp_path / "var" / "feedback-secret"
+    assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_text().strip()) >= 32
+    assert token not in secret.read_text()
+    replay = make_client(FEEDBACK_SECRET="").post("/api/v1/comments", json=VALID, headers={"Idempotency-Key": "k"})
+    again = make_client(FEEDBACK_SECRET="").post("/api/v1/comments", json=VALID, headers={"Idempotency-Key": "k"})
+    assert replay.json() == again.json()
+
+
+def test_forwarded_scheme_counts_only_behind_a_trusted_proxy(make_client):
+    behind = make_client(peer=("10.0.0.5", 4711), FEEDBACK_TRUSTED_PROXIES="10.0.0.0/24")
+    headers = {"Origin": "https://testserver", "X-Forwarded-Proto": "https"}
+    assert behind.post("/api/v1/comments", json=VALID, headers=headers).status_code == 202
+    direct = make_client(peer=("198.51.100.7", 4711), FEEDBACK_TRUSTED_PROXIES="10.0.0.0/24")
+    assert_error(direct.post("/api/v1/comments", json=VALID, headers=headers), 403, "foreign_origin")

@@ -20,8 +20,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from sphinx_handbook.site import build_site
+from feedback_formats import load_manifest, manifest_path
+from handbook_editions import build_site
 from tests.browser.conftest import Service, comments_file, running_service
+from tests.conftest import ROOT
 
 
 @dataclass
@@ -41,8 +43,8 @@ class Handbook:
 
     def sections(self, version: str) -> dict[str, str]:
         """``{section id: url}`` of one published edition, from its manifest."""
-        manifest = self.site / version / "_feedback" / "sections.json"
-        return {s["id"]: s["url"] for s in json.loads(manifest.read_text(encoding="utf-8"))["sections"]}
+        manifest = load_manifest(manifest_path(self.site / version))
+        return {entry.id: entry.url for entry in manifest.sections}
 
     def fingerprint(self) -> str:
         """Everything a reader can see: where the site link points and every byte below it."""
@@ -63,13 +65,15 @@ class Handbook:
 def handbook(tmp_path_factory) -> Handbook:
     """Every edition of releases.toml, built and published once for the session."""
     site = tmp_path_factory.mktemp("sync-site") / "site"
-    build_site(site, comments=comments_file(site))
+    build_site(site, releases_file=ROOT / "releases.toml", comments=comments_file(site))
     return Handbook(site, comments_file(site))
 
 
 @pytest.fixture(scope="session")
 def service(handbook: Handbook, tmp_path_factory) -> Iterator[Service]:
     with running_service(handbook.site, tmp_path_factory.mktemp("sync-service")) as running:
+        # The sync runs in the service's working directory, away from the project.
+        running.env["FEEDBACK_RELEASES_FILE"] = str(ROOT / "releases.toml")
         yield running
 
 

@@ -22,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 import requests
 
+from feedback_formats import load_comments
 from tests.browser.conftest import _free_port, running_service
 from tests.conftest import ROOT
 
@@ -148,6 +149,10 @@ def test_comments_file_follows_the_contract(published, handbook):
     assert set(shared) == {"id", "section", "version", "author", "text", "created", "reply_to"}
     assert shared["author"] == "Kämmerei Musterstadt"
     assert shared["text"] == published["texts"]["shared"]
+    # The extension reads it with the one loader of the format.
+    loaded = {comment.id: comment for comment in load_comments(handbook.comments)}
+    assert loaded.keys() == by_id.keys()
+    assert loaded[shared["id"]].to_json() == shared
 
 
 def test_second_sync_without_changes_builds_nothing(published, service, handbook):

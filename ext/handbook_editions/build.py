@@ -1,0 +1,262 @@
+"""Building each edition: its sources from git, its HTML incrementally, its PDF when needed.
+
+Each edition keeps its own sources, doctrees and output under
+``<out>/../.editions/<version>/``, so rebuilds are incremental; its PDF is
+rebuilt only when its sources or the code that renders them changed. The
+project (``conf.py``, the git repository) is the directory of ``releases.toml``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from feedback_formats.files import write_atomic
+from feedback_formats.manifest import load_manifest, manifest_path
+
+from .publish import PDF_NAME, publish
+from .releases import Release, SiteError, read_releases
+
+SPHINX_OPTS = ["--fail-on-warning", "--keep-going"]
+# What renders a PDF besides the edition's own text: the project's conf.py and
+# the extension (its compiled catalogues follow from the .po files it holds).
+EXTENSION = "sphinx_handbook"
+
+
+@dataclass
+class EditionReport:
+    version: str
+    pages_written: int = 0
+    pdf_built: bool = False
+    seconds: float = 0.0
+
+
+@dataclass
+class SiteReport:
+    editions: list[EditionReport] = field(default_factory=list)
+    published: Path | None = None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"  {e.version}: {e.pages_written} Seiten neu geschrieben"
+            + (", PDF neu gebaut" if e.pdf_built else "")
+            + f" ({e.seconds:.1f} s)"
+            for e in self.editions
+        ]
+        return "\n".join(lines + [f"  veröffentlicht: {self.published} ({self.seconds:.1f} s)"])
+
+
+def _git(root: Path, *args: str, binary: bool = False):
+    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=not binary)
+    if result.returncode != 0:
+        error = result.stderr if not binary else result.stderr.decode(errors="replace")
+        raise SiteError(f"git {' '.join(args)}: {error.strip()}")
+    return result.stdout
+
+
+class Edition:
+    """One release's working area under ``<work>/<version>/``."""
+
+    def __init__(self, release: Release, root: Path, work: Path) -> None:
+        self.release = release
+        self.root = root
+        self.dir = work / release.version
+        self.src = self.dir / "docs"
+        self.html = self.dir / "html"
+        self.doctrees = self.dir / "doctrees"
+        self.pdf_dir = self.dir / "pdf"
+        self.state_file = self.dir / "state.json"
+
+    @property
+    def manifest(self) -> Path:
+        return manifest_path(self.html)
+
+    def _state(self) -> dict:
+        try:
+            return json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+
+    def _save_state(self, **changes: str) -> None:
+        write_atomic(self.state_file, json.dumps({**self._state(), **changes}, indent=1))
+
+    def export_sources(self) -> str:
+        """Bring ``docs/`` of the release's commit into ``src``; returns its tree id.
+
+        Unchanged files keep their modification times, so Sphinx re-reads only
+        what really changed.
+        """
+        commit = _git(self.root, "rev-parse", "--verify", "--quiet", f"{self.release.ref}^{{commit}}").strip()
+        tree = _git(self.root, "rev-parse", f"{commit}:docs").strip()
+        if self._state().get("tree") == tree and self.src.is_dir():
+            return tree
+        archive = _git(self.root, "archive", "--format=tar", commit, "docs", binary=True)
+        wanted: dict[Path, bytes] = {}
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for member in tar.getmembers():
+                if member.isfile():
+                    wanted[Path(member.name).relative_to("docs")] = tar.extractfile(member).read()
+        self.src.mkdir(parents=True, exist_ok=True)
+        for path in [p for p in self.src.rglob("*") if p.is_file()]:
+            if path.relative_to(self.src) not in wanted:
+                path.unlink()
+        for relative, content in wanted.items():
+            target = self.src / relative
+            if not target.is_file() or target.read_bytes() != content:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+        self._save_state(tree=tree)
+        return tree
+
+    def _env(self) -> dict:
+        return {
+            **os.environ,
+            "HANDBOOK_VERSION": self.release.version,
+            "HANDBOOK_RELEASE": self.release.version,
+            "HANDBOOK_DATE": self.release.date,
+        }
+
+    def build_html(self, versions_data: Path, comments: Path, jobs: str) -> int:
+        """Incremental HTML build; returns the number of pages Sphinx rewrote."""
+        command = [
+            sys.executable, "-m", "sphinx", "-b", "html", "-j", jobs, *SPHINX_OPTS,
+            "-c", str(self.root), "-d", str(self.doctrees),
+            "-D", f"feedback_site_path=/{self.release.version}/",
+            "-D", f"handbook_versions_path={versions_data}",
+            "-D", f"feedback_comments_path={comments}",
+        ]
+        before = self._page_stamps()
+        result = subprocess.run([*command, str(self.src), str(self.html)], capture_output=True, text=True,
+                                env=self._env(), cwd=self.root)
+        if result.returncode != 0:
+            raise SiteError(f"Ausgabe {self.release.version}: HTML-Bau fehlgeschlagen:\n"
+                            f"{result.stderr.strip() or result.stdout[-2000:]}")
+        # Sphinx's own "targets … out of date" leaves out the pages that
+        # env-get-updated handlers (comments, switcher) added: count the writes.
+        return sum(1 for page, stamp in self._page_stamps().items() if before.get(page) != stamp)
+
+    def _page_stamps(self) -> dict[Path, int]:
+        """Modification times of the pages written from the edition's own documents."""
+        stamps = {}
+        for source in self.src.rglob("*.md"):
+            page = self.html / source.relative_to(self.src).with_suffix(".html")
+            if page.is_file():
+                stamps[page] = page.stat().st_mtime_ns
+        return stamps
+
+    def build_pdf(self, tree: str) -> bool:
+        """Build the PDF when the sources or the rendering code changed; True if built."""
+        key = f"{tree}:{render_digest(self.root)}"
+        pdf = self.pdf_dir / PDF_NAME
+        if self._state().get("pdf") == key and pdf.is_file():
+            return False
+        command = [
+            sys.executable, "-m", "sphinx", "-b", "pdf", *SPHINX_OPTS, "-c", str(self.root),
+            "-d", str(self.dir / "doctrees-pdf"), str(self.src), str(self.pdf_dir),
+        ]
+        result = subprocess.run(command, capture_output=True, text=True, env=self._env(), cwd=self.root)
+        if result.returncode != 0 or not pdf.is_file() or pdf.read_bytes()[:5] != b"%PDF-":
+            raise SiteError(f"Ausgabe {self.release.version}: PDF-Bau fehlgeschlagen:\n{result.stderr.strip()}")
+        self._save_state(pdf=key)
+        return True
+
+
+def render_digest(root: Path) -> str:
+    """A digest of the project's conf.py and the extension's files (not its compiled catalogues)."""
+    spec = importlib.util.find_spec(EXTENSION)
+    if spec is None or not spec.submodule_search_locations:
+        raise SiteError(f"Die Sphinx-Erweiterung {EXTENSION} ist nicht installiert (make install).")
+    package = Path(next(iter(spec.submodule_search_locations)))
+    files = [(Path("conf.py"), root / "conf.py")] + [
+        (Path(EXTENSION, path.relative_to(package)), path)
+        for path in sorted(package.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".mo"
+    ]
+    digest = hashlib.sha256()
+    for name, path in files:
+        digest.update(name.as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def versions_payload(releases: list[Release], editions: dict[str, Edition]) -> dict:
+    """What the version switcher knows: every edition and the sections it has."""
+    payload = {"latest": releases[0].version, "editions": []}
+    for release in releases:
+        edition = editions[release.version]
+        sections = {}
+        if edition.manifest.is_file():
+            sections = {entry.id: entry.url for entry in load_manifest(edition.manifest).sections}
+        html = edition.html
+        pages = sorted(page.relative_to(html).as_posix() for page in html.rglob("*.html")) if html.is_dir() else []
+        payload["editions"].append({
+            "version": release.version,
+            "title": release.title,
+            "date": release.date,
+            "path": f"/{release.version}/",
+            "pdf": PDF_NAME,
+            "sections": sections,
+            "pages": pages,
+        })
+    return payload
+
+
+@contextmanager
+def _locked(work: Path):
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / "lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def build_site(out: Path, *, releases_file: Path, comments: Path, jobs: str = "auto",
+               root: Path | None = None) -> SiteReport:
+    """Build all editions incrementally and publish them to ``out`` (a symlink).
+
+    ``root`` is the project (default: the directory of ``releases_file``): its
+    git history gives each edition's ``docs/``, its ``conf.py`` configures every build.
+    """
+    started = time.monotonic()
+    releases_file = releases_file.absolute()
+    root = (root or releases_file.parent).absolute()
+    releases = read_releases(releases_file)
+    work = out.parent / ".editions"
+    report = SiteReport()
+    with _locked(work):
+        editions = {r.version: Edition(r, root, work) for r in releases}
+        trees = {version: edition.export_sources() for version, edition in editions.items()}
+        versions_data = work / "versions-data.json"
+        reports = {version: EditionReport(version) for version in editions}
+        # A switcher links to sections of the other editions, known from their
+        # manifests: a second, incremental pass runs only if those changed.
+        for attempt in range(2):
+            text = json.dumps(versions_payload(releases, editions), ensure_ascii=False, sort_keys=True)
+            changed = not versions_data.is_file() or versions_data.read_text(encoding="utf-8") != text
+            if attempt and not changed:
+                break
+            if changed:
+                write_atomic(versions_data, text)
+            for version, edition in editions.items():
+                began = time.monotonic()
+                reports[version].pages_written += edition.build_html(versions_data, comments, jobs)
+                reports[version].seconds += time.monotonic() - began
+        for version, edition in editions.items():
+            began = time.monotonic()
+            reports[version].pdf_built = edition.build_pdf(trees[version])
+            reports[version].seconds += time.monotonic() - began
+        report.editions = list(reports.values())
+        report.published = publish(out, releases, {v: (e.html, e.pdf_dir / PDF_NAME) for v, e in editions.items()})
+    report.seconds = time.monotonic() - started
+    return report

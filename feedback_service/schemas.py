@@ -1,0 +1,239 @@
+"""The API's request and answer bodies, declared once.
+
+The models validate what readers send (``validation.py`` turns their errors
+into the API's German ones) and give the OpenAPI document its schemas
+(``openapi.py``). Names, limits and kinds come from ``feedback_formats``, so
+the extension's form and these checks cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationInfo, create_model,
+)
+from pydantic_core import PydanticCustomError
+
+from feedback_formats import (
+    COMMENT_FIELDS, CONSENT_VALUES, DEFAULT_KIND, FIELDS, KINDS, MAX_AUTHOR, MAX_EMAIL, MAX_TEXT,
+)
+
+from .notify import check_request
+
+COMMENT_ID = re.compile(r"c_[0-9A-Z]{26}")
+MAX_ID = 200  # characters of a section or version repeated in an error message
+_LINK = re.compile(r"(?:https?://|www\.)\S", re.IGNORECASE)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+STATUSES = ("pending", "approved", "rejected")
+
+
+def has_control_characters(value: str, multiline: bool) -> bool:
+    """Control characters (newline and tab allowed in text) or lone surrogates."""
+    allowed = "\n\t" if multiline else ""
+    return any(unicodedata.category(char) in ("Cc", "Cs") and char not in allowed for char in value)
+
+
+def invalid(code: str, message: str, field: str | None = None) -> PydanticCustomError:
+    """An error the API answers as it is: its code, its German message, its field."""
+    return PydanticCustomError(code, "{message}", {"message": message, "field": field})
+
+
+def _cleaned(multiline: bool):
+    def clean(value: object, info: ValidationInfo) -> object:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            return value  # the string type refuses it
+        if multiline:
+            value = value.replace("\r\n", "\n").replace("\r", "\n")
+        if has_control_characters(value, multiline):
+            raise invalid(
+                "control_characters",
+                f"Das Feld „{FIELDS[info.field_name].title}“ enthält unzulässige Steuerzeichen oder "
+                "ungültige Unicode-Zeichen.",
+            )
+        return value
+
+    return BeforeValidator(clean)
+
+
+def _text(max_length: int | None = None, required: bool = False, multiline: bool = False, **schema: Any):
+    """A submitted text: trimmed, without control characters, within its limit."""
+    limits = StringConstraints(strict=True, strip_whitespace=True, max_length=max_length,
+                               min_length=1 if required else None)
+    return limits, Field(**schema), _cleaned(multiline)
+
+
+def _known_edition(version: str, info: ValidationInfo) -> str:
+    section = info.data.get("section")
+    catalog = (info.context or {}).get("catalog")
+    if section is None or catalog is None:
+        return version
+    editions = catalog.editions()
+    if not editions:
+        raise invalid("unknown_section", "Die Abschnitte des Handbuchs sind dem Dienst nicht bekannt: Es wurde "
+                      "keine gebaute Website mit _feedback/sections.json gefunden.", "section")
+    if version not in editions:
+        raise invalid("unknown_version", f"Die Ausgabe „{version[:MAX_ID]}“ des Handbuchs gibt es nicht.")
+    if section not in editions[version]:
+        raise invalid("unknown_section", f"Den Abschnitt „{section[:MAX_ID]}“ gibt es in Ausgabe {version} nicht.",
+                      "section")
+    return version
+
+
+def _few_links(text: str, info: ValidationInfo) -> str:
+    limit = (info.context or {}).get("max_links")
+    links = len(_LINK.findall(text))
+    if limit is not None and links > limit:
+        raise invalid("too_many_links", f"Der Text enthält {links} Links; erlaubt sind höchstens {limit}.")
+    return text
+
+
+def _email_address(email: str) -> str:
+    if email and not _EMAIL.fullmatch(email):
+        raise invalid("invalid_email", "Die E-Mail-Adresse ist ungültig (Beispiel: name@example.org).")
+    return email
+
+
+def _consented(consent: object, info: ValidationInfo) -> object:
+    given = consent is True or (isinstance(consent, str) and consent in CONSENT_VALUES)
+    if info.data.get("kind") == "comment" and not given:
+        raise invalid("consent_required", "Bitte stimmen Sie der Veröffentlichung Ihres Kommentars zu.")
+    return consent
+
+
+def _repliable(reply_to: str, info: ValidationInfo) -> str | None:
+    if not reply_to:
+        return None
+    if info.data.get("kind") != "comment" or not COMMENT_ID.fullmatch(reply_to):
+        raise invalid("unknown_reply", "Der Kommentar, auf den Sie antworten, existiert nicht.")
+    return reply_to
+
+
+def _notify_possible(notify: object, info: ValidationInfo) -> bool:
+    wanted = notify is True or notify == "on"
+    settings = (info.context or {}).get("notifications")
+    if wanted and settings is not None and "email" in info.data and "kind" in info.data:
+        for error in check_request(info.data["kind"], info.data["email"], settings):
+            raise invalid(error.code, error.message, error.field)
+    return wanted
+
+
+def _default_kind(kind: object) -> object:
+    return kind.strip() or DEFAULT_KIND if isinstance(kind, str) else DEFAULT_KIND if kind is None else kind
+
+
+class Submission(BaseModel):
+    """``POST /api/v1/comments``: a comment, or a private report to the editors."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    section: Annotated[str, *_text(required=True, description="Abschnitts-ID aus sections.json")]
+    version: Annotated[str, *_text(required=True, description="Ausgabe, z. B. 2.0"), AfterValidator(_known_edition)]
+    text: Annotated[str, *_text(MAX_TEXT, required=True, multiline=True), AfterValidator(_few_links)]
+    author: Annotated[str, *_text(MAX_AUTHOR, description="wird veröffentlicht")] = ""
+    email: Annotated[str, *_text(MAX_EMAIL, description="wird nie veröffentlicht"),
+                     AfterValidator(_email_address)] = ""
+    kind: Annotated[Literal[KINDS], Field(description="comment: öffentlich nach Freigabe; correction, barrier: "
+                                          "nur an die Redaktion"), _cleaned(False),
+                    BeforeValidator(_default_kind)] = DEFAULT_KIND
+    consent: Annotated[Any, Field(validate_default=True, description="true (JSON) oder \"on\" (Formular); "
+                                  "Pflicht für comment",
+                                  json_schema_extra={"oneOf": [{"type": "boolean"}, {"const": "on"}]}),
+                       AfterValidator(_consented)] = None
+    notify: Annotated[Any, Field(description="true (JSON) oder \"on\" (Formular): per E-Mail benachrichtigen, "
+                                 "wenn der Kommentar veröffentlicht oder beantwortet wird (mit Bestätigung; "
+                                 "braucht email)",
+                                 json_schema_extra={"oneOf": [{"type": "boolean"}, {"const": "on"}]}),
+                      AfterValidator(_notify_possible)] = False
+    reply_to: Annotated[str, *_text(description="ID eines freigegebenen Kommentars desselben Abschnitts"),
+                        AfterValidator(_repliable)] = None
+    website: Annotated[Any, Field(description="Honeypot, muss leer bleiben", json_schema_extra={"type": "string"})] = None
+    return_to: Annotated[Any, Field(description="Formular: Seite, zu der die Antwort (303) zurückführt, mit Fragment "
+                                    "#fb-ok-<section>", json_schema_extra={"type": "string"})] = None
+
+    def fingerprint(self) -> dict:
+        """What identifies the request for idempotency (everything stored)."""
+        return self.model_dump(include={"section", "version", "text", "author", "email", "kind", "reply_to",
+                                        "notify"})
+
+
+# -- Answers ---------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["text_required"], description="stabil, englisch")
+    message: str = Field(description="für Menschen, deutsch")
+    field: str | None
+
+
+class Error(BaseModel):
+    """Every error the API answers."""
+
+    error: ErrorDetail
+
+
+class Accepted(BaseModel):
+    id: str
+    status: Literal["pending"]
+    delete_token: str = Field(description="für DELETE /api/v1/comments/{id}; nur diese eine Antwort nennt es")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Outcome(BaseModel):
+    """What a moderation step or a deletion did."""
+
+    id: str
+    status: Literal["approved", "rejected", "deleted"]
+
+
+PublicComment = create_model(
+    "PublicComment", __doc__="A published comment: the record of the comments file.",
+    **{name: (str | None if name == "reply_to" else str, ...) for name in COMMENT_FIELDS},
+)
+
+
+class PublicComments(BaseModel):
+    comments: list[PublicComment]
+
+
+class AdminComment(PublicComment):
+    kind: Literal[KINDS]
+    status: Literal[STATUSES]
+    email: str
+    status_changed: str
+    section_number: str
+    section_title: str
+
+
+class AdminComments(BaseModel):
+    comments: list[AdminComment]
+
+
+class Corrections(BaseModel):
+    corrections: list[AdminComment]
+
+
+class Upsert(BaseModel):
+    op: Literal["upsert"]
+    comment: PublicComment
+
+
+class Removal(BaseModel):
+    op: Literal["delete"]
+    id: str
+
+
+class Export(BaseModel):
+    """``GET /api/v1/admin/export``: changes to the public comments since a cursor."""
+
+    cursor: str = Field(pattern=r"^[0-9]{1,18}$")
+    full: bool = Field(description="true: changes ist der ganze aktuelle Bestand und ersetzt alles Bisherige")
+    complete: bool = Field(description="false: mit dem neuen cursor weiter abfragen")
+    changes: list[Upsert | Removal]
