@@ -53,9 +53,7 @@ class Service:
         self.catalog = SectionCatalog(config.site_dir)
         self.limiter = RateLimiter(config.rate_limit)
         self.public = comments.PublicComments()
-        self.notifier = notify.Notifier(
-            config.notifications, self.db, self.writer, self.catalog
-        )
+        self.notifier = notify.Notifier(config.notifications, self.writer, self.reads, self.catalog)
         self._loop_connection: db.Connection | None = None
 
     def loop_connection(self) -> db.Connection:

@@ -59,11 +59,16 @@ def enqueue(conn: db.Connection, event: str, payload: dict) -> None:
         )
 
 
-def next_due(conn: db.Connection) -> int | None:
-    """When the earliest pending row becomes due (a lease counts as not due before it ends)."""
+def next_due(conn: db.Connection, skip_channel: str | None = None) -> int | None:
+    """When the earliest pending row becomes due (a lease counts as not due before it ends).
+
+    ``skip_channel``: a channel whose rows wait for something else (the digest's hour).
+    """
     return conn.scalar(
         "SELECT MIN(CASE WHEN lease_until IS NOT NULL AND lease_until > due "
-        "THEN lease_until ELSE due END) AS due FROM outbox WHERE state = 'pending'"
+        "THEN lease_until ELSE due END) AS due FROM outbox WHERE state = 'pending' "
+        "AND channel <> ?",
+        (skip_channel or "",),
     )
 
 
