@@ -84,7 +84,6 @@ class Service:
         return await run_in_threadpool(run)
 
 
-
 def own_origin(scope: Scope) -> str | None:
     """The origin the request was sent to (its scheme as a trusted proxy forwarded it)."""
     host = Headers(scope=scope).get("host")
@@ -151,7 +150,7 @@ async def post_comment(request: Request) -> Response:
             return_to = _form_return_to(request, fields)
         if is_honeypot(fields):
             log.info("honeypot filled; submission dropped")
-            return _acknowledge(request, return_to, fields, comments.honeypot_answer(service.config.secret))
+            return _acknowledge(request, is_form, return_to, fields, comments.honeypot_answer(service.config.secret))
         submission = validate_submission(
             fields, service.catalog, service.config.max_links, service.config.notifications
         )
@@ -173,7 +172,7 @@ async def post_comment(request: Request) -> Response:
         if isinstance(exc, ValidationFailed):
             return pages.error_page(request, exc.errors, fields, return_to, 422)
         return pages.error_page(request, [exc], fields, return_to, exc.status, exc.headers)
-    return _acknowledge(request, return_to, fields, answer, status)
+    return _acknowledge(request, is_form, return_to, fields, answer, status)
 
 
 def _form_return_to(request: Request, fields: dict) -> str | None:
@@ -190,10 +189,10 @@ def _form_return_to(request: Request, fields: dict) -> str | None:
 
 
 def _acknowledge(
-    request: Request, return_to: str | None, fields: dict, answer: dict, status: int = 202
+    request: Request, is_form: bool, return_to: str | None, fields: dict, answer: dict, status: int = 202
 ) -> Response:
     """JSON for scripts; for a form, back to the page's confirmation (or a thanks page)."""
-    if media_type(request.headers.get("content-type"))[0] != FORM:
+    if not is_form:
         return JSONResponse(answer, status_code=status)
     if return_to is None:
         return pages.thanks_page(request, status)

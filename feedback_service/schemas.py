@@ -123,7 +123,10 @@ def _notify_possible(notify: object, info: ValidationInfo) -> bool:
 
 
 def _default_kind(kind: object) -> object:
-    return kind.strip() or DEFAULT_KIND if isinstance(kind, str) else DEFAULT_KIND if kind is None else kind
+    """A missing or empty kind is a comment."""
+    if isinstance(kind, str):
+        return kind.strip() or DEFAULT_KIND
+    return DEFAULT_KIND if kind is None else kind
 
 
 class Submission(BaseModel):
@@ -137,9 +140,10 @@ class Submission(BaseModel):
     author: Annotated[str, *_text(MAX_AUTHOR, description="wird veröffentlicht")] = ""
     email: Annotated[str, *_text(MAX_EMAIL, description="wird nie veröffentlicht"),
                      AfterValidator(_email_address)] = ""
+    # Before-validators run last first: the check for control characters, then the default.
     kind: Annotated[Literal[KINDS], Field(description="comment: öffentlich nach Freigabe; correction, barrier: "
-                                          "nur an die Redaktion"), _cleaned(False),
-                    BeforeValidator(_default_kind)] = DEFAULT_KIND
+                                          "nur an die Redaktion"),
+                    BeforeValidator(_default_kind), _cleaned(False)] = DEFAULT_KIND
     consent: Annotated[Any, Field(validate_default=True, description="true (JSON) oder \"on\" (Formular); "
                                   "Pflicht für comment",
                                   json_schema_extra={"oneOf": [{"type": "boolean"}, {"const": "on"}]}),

@@ -3,6 +3,7 @@
 from sphinx.application import Sphinx
 
 from .comments import setup_comments
+from .digests import setup_digests
 from .form import setup_form
 from .i18n import LOCALE_DIR, compile_catalogs
 from .layout import setup_layout
@@ -21,6 +22,7 @@ def setup(app: Sphinx) -> dict:
     setup_layout(app)
     setup_recipe(app)
     setup_sections(app)
+    setup_digests(app)
     setup_comments(app)
     setup_form(app)
     setup_newest(app)

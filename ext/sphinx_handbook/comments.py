@@ -12,10 +12,7 @@ page and not the whole handbook. They are not read again: comments enter a page
 only when it is written (``form.py``), so the handler is an ``env-get-updated``
 one (documents to write) rather than ``env-get-outdated`` (documents to read):
 reading would parse the page again, and under ``-j auto`` send the whole
-environment through a worker process, for nothing. For the same reason such a
-page does not take its toctree parents along, which Sphinx writes with any
-page because a page read again may have a new title: here that would be the
-start page with the contents of the whole handbook, for every comment.
+environment through a worker process, for nothing (``digests.py``).
 
 Comments are plain text. :func:`render_text` escapes every character, splits
 paragraphs on blank lines, turns single newlines into ``<br>`` and http(s) URLs
@@ -139,10 +136,6 @@ class CommentsDomain(PageDigests):
     def __init__(self, env: BuildEnvironment) -> None:
         super().__init__(env)
         self.comments = Comments([])
-        # Pages written only because their comments changed, and the toctree
-        # parents they are kept from dragging along.
-        self.comments_only: set[str] = set()
-        self.spared_parents: dict[str, set[str]] = {}
 
 
 def comments_domain(env: BuildEnvironment) -> CommentsDomain:
@@ -225,30 +218,8 @@ def _changed_pages(app: Sphinx, env: BuildEnvironment) -> list[str]:
     sections = sections_domain(env)
     # The consent label links the privacy page only where it exists.
     privacy = app.config.feedback_privacy_doc in env.found_docs
-    changed = domain.changed(
+    return domain.changed(
         sections.sections, lambda docname: domain.comments.digest(sections.section_ids(docname), privacy))
-    domain.comments_only = set(changed)
-    return changed
-
-
-def _spare_toctree_parents(app: Sphinx, builder: Builder) -> None:
-    """Keep the pages written only for their comments from taking their toctree parents along.
-
-    ``Builder.write`` adds the parents (``env.files_to_rebuild``) right after this
-    event; they come back when the build ends.
-    """
-    if not is_web_builder(builder):
-        return
-    domain = comments_domain(app.env)
-    parents = app.env.files_to_rebuild
-    domain.spared_parents = {doc: parents.pop(doc) for doc in domain.comments_only if doc in parents}
-
-
-def _restore_toctree_parents(app: Sphinx, exception: Exception | None) -> None:
-    domain = comments_domain(app.env)
-    for docname, parents in domain.spared_parents.items():
-        app.env.files_to_rebuild.setdefault(docname, set()).update(parents)
-    domain.spared_parents = {}
 
 
 def _report_orphans(app: Sphinx, builder: Builder) -> None:
@@ -272,6 +243,4 @@ def setup_comments(app: Sphinx) -> None:
     app.add_domain(CommentsDomain)
     app.connect("builder-inited", _load)
     app.connect("env-get-updated", _changed_pages)
-    app.connect("write-started", _spare_toctree_parents)
-    app.connect("build-finished", _restore_toctree_parents)
     app.connect("write-started", _report_orphans)

@@ -90,3 +90,25 @@ def box(soup: BeautifulSoup, section_id: str):
 def boxed_sections(soup: BeautifulSoup) -> list[str]:
     """The section ids of every comment box on the page, in page order."""
     return [field["value"] for field in soup.select('form.fb-form input[name="section"]')]
+
+
+# -- incremental builds ------------------------------------------------------------
+
+DOCUMENTS = ("index", "kapitel-01/index", "kapitel-02/index", "glossar", "datenschutz")
+
+
+def snapshot(app) -> dict[str, tuple[int, int]]:
+    """Per document: when its doctree was last read and its page last written."""
+    return {
+        doc: (Path(app.doctreedir, f"{doc}.doctree").stat().st_mtime_ns,
+              Path(app.outdir, f"{doc}.html").stat().st_mtime_ns)
+        for doc in DOCUMENTS
+    }
+
+
+def redone(before, after) -> tuple[set[str], set[str]]:
+    """The documents read again, and the pages written again."""
+    return (
+        {doc for doc in DOCUMENTS if after[doc][0] != before[doc][0]},
+        {doc for doc in DOCUMENTS if after[doc][1] != before[doc][1]},
+    )

@@ -7,27 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import comment, page
-
-DOCUMENTS = ("index", "kapitel-01/index", "kapitel-02/index", "glossar", "datenschutz")
-
-
-def snapshot(app) -> dict[str, tuple[int, int]]:
-    """Per document: when its doctree was last read and its page last written."""
-    return {
-        doc: (Path(app.doctreedir, f"{doc}.doctree").stat().st_mtime_ns,
-              Path(app.outdir, f"{doc}.html").stat().st_mtime_ns)
-        for doc in DOCUMENTS
-    }
-
-
-def redone(before, after) -> tuple[set[str], set[str]]:
-    """The documents read again, and the pages written again."""
-    return (
-        {doc for doc in DOCUMENTS if after[doc][0] != before[doc][0]},
-        {doc for doc in DOCUMENTS if after[doc][1] != before[doc][1]},
-    )
-
+from .conftest import comment, page, redone, snapshot
 
 def comments(text_two: str = "Alt", orphan: str = "Verwaist") -> list[dict]:
     return [

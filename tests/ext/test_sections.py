@@ -93,3 +93,23 @@ def test_section_id_shared_by_two_pages_is_a_warning(build, handbook):
 def test_bad_levels_stop_the_build(make_app, handbook, levels):
     with pytest.raises(ConfigError, match="feedback_section_levels"):
         make_app("html", srcdir=handbook, confoverrides={"feedback_section_levels": levels})
+
+
+def test_without_section_numbers_the_level_is_the_heading_depth(build, handbook):
+    index = Path(handbook, "index.md")
+    index.write_text(index.read_text(encoding="utf-8").replace(":numbered:\n", ""), encoding="utf-8")
+    for chapter in ("kapitel-01", "kapitel-02"):
+        source = Path(handbook, chapter, "index.md")
+        source.write_text(source.read_text(encoding="utf-8") + "\n## Beispiel\n\nIn beiden Kapiteln.\n", "utf-8")
+    app = build()
+    # Page titles are level 1, "##" level 2, "###" level 3; "####" (level 4) has no box.
+    assert boxed_sections(page(app, "kapitel-01/index")) == [
+        "qualitaetskultur", "qualitaet-vertiefen", "abschnitt-ohne-label", "beispiel"]
+    assert boxed_sections(page(app, "glossar")) == ["begriffe"]
+    assert boxed_sections(page(app, "index")) == []
+    manifest = json.loads(manifest_path(app.outdir).read_text(encoding="utf-8"))
+    assert {"id": "begriffe", "number": "", "title": "Begriffe", "doc": "glossar",
+            "url": "glossar.html#begriffe"} in manifest["sections"]
+    # Headings like "Beispiel" repeat in such projects: a note in the log, not a warning.
+    assert app.warning.getvalue() == ""
+    assert "'beispiel'" in app.status.getvalue()

@@ -163,3 +163,23 @@ def test_serve_generates_a_private_admin_token_and_stops_on_ctrl_c(site_dir, tmp
     assert 'export FEEDBACK_ADMIN_TOKEN="$(cat var/feedback-admin-token)"' in out
     assert "moderate list" in out and "Strg+C" in out
     assert token not in out
+
+
+def test_sync_takes_the_admin_token_from_the_environment_then_the_token_file(tmp_path):
+    env = {**os.environ, "FEEDBACK_ADMIN_TOKEN": "", "FEEDBACK_SERVICE_URL": f"http://127.0.0.1:{_free_port()}",
+           "FEEDBACK_COMMENTS_FILE": str(tmp_path / "comments.json")}
+
+    def sync() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "feedback_service", "sync"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    without = sync()
+    assert without.returncode == 2, without.stderr
+    assert "FEEDBACK_ADMIN_TOKEN ist nicht gesetzt (und var/feedback-admin-token fehlt)" in without.stderr
+    token_file = tmp_path / "var" / "feedback-admin-token"
+    token_file.parent.mkdir()
+    token_file.write_text("aus-der-datei\n", encoding="utf-8")
+    with_file = sync()
+    assert with_file.returncode == 3, with_file.stderr
+    assert "nicht erreichbar" in with_file.stderr
+    assert not (tmp_path / "comments.json").exists()
