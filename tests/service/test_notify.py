@@ -423,7 +423,7 @@ def test_outbox_survives_a_restart(site_dir, tmp_path):
             "section": "qualitaetskultur", "version": "2.0", "text": "Vor dem Neustart",
             "consent": True}, timeout=10)
         assert posted.status_code == 202
-        wait_for(lambda: any(row["attempts"] >= 1 for row in outbox_rows(url)))
+        wait_for(lambda: all(row["attempts"] >= 1 for row in outbox_rows(url)))
     finally:
         assert service.stop() == 0
     states = {row["channel"]: row["state"] for row in outbox_rows(url)}
