@@ -23,7 +23,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from feedback_formats import KINDS, MAX_BODY
 
-from . import comments, db, moderation, notify, pages
+from . import audit, comments, db, moderation, notify, pages, workspace
 from .config import Config, load_config, normalise_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -288,7 +288,7 @@ def _moderate(action):
     async def endpoint(request: Request) -> Response:
         service = require_admin(request)
         comment_id = request.path_params["comment_id"]
-        answer = await service.writer.run(lambda conn: action(conn, comment_id))
+        answer = await service.writer.run(lambda conn: action(conn, comment_id, editor=audit.API))
         service.notifier.wake()
         return JSONResponse(answer)
 
@@ -510,7 +510,7 @@ def create_app(config: Config | None = None) -> Starlette:
         middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted))
     middleware.append(Middleware(OriginGuard, allowed=service.config.allowed_origins))
     app = Starlette(
-        routes=[*ROUTES, *PAGES, Mount("/", app=SiteFiles(service.config.site_dir))],
+        routes=[*ROUTES, *PAGES, *workspace.mount(), Mount("/", app=SiteFiles(service.config.site_dir))],
         middleware=middleware,
         exception_handlers={
             ApiError: on_api_error,

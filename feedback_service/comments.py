@@ -14,6 +14,7 @@ from typing import Callable
 from feedback_formats import utc_timestamp
 
 from . import db, notify
+from .audit import AUTHOR
 from .errors import ApiError, ValidationFailed, field_error
 from .moderation import remove_comment
 from .ratelimit import RateLimiter
@@ -163,7 +164,7 @@ def delete_by_author_job(comment_id: str, token: str) -> Callable[[db.Connection
             raise ApiError(
                 403, "invalid_token", "Das Lösch-Token passt nicht zu diesem Kommentar.", "token"
             )
-        remove_comment(conn, row)
+        remove_comment(conn, row, AUTHOR, "withdraw")
         return {"id": comment_id, "status": "deleted"}
 
     return job

@@ -94,6 +94,18 @@ SETTINGS: tuple[Setting, ...] = (
         "das Git-Repository daneben liefert ihre Quellen).",
     ),
     Setting(
+        "FEEDBACK_EDITORS_NAME",
+        "Redaktion",
+        "Öffentlicher Name der Redaktion: So ist eine Antwort der Redaktion unter einem "
+        "Kommentar unterschrieben.",
+    ),
+    Setting(
+        "FEEDBACK_SESSION_IDLE_MINUTES",
+        "60",
+        "Nach so vielen Minuten ohne Aktion endet die Anmeldung einer Redakteurin oder eines "
+        "Redakteurs im Arbeitsbereich `/redaktion/` (höchstens 720).",
+    ),
+    Setting(
         "FEEDBACK_PUBLIC_URL",
         "",
         "Öffentliche Adresse des Dienstes (z. B. `https://handbuch.example.org`) für die Links "
@@ -149,6 +161,7 @@ ADMIN_TOKEN_FILE = Path("var") / "feedback-admin-token"
 SECRET_FILE = Path("var") / "feedback-secret"
 
 MAX_RATE_WINDOW = 86400
+MAX_IDLE_MINUTES = 720
 
 
 class ConfigError(ValueError):
@@ -193,6 +206,8 @@ class Config:
     comments_file: Path = Path(_DEFAULTS["FEEDBACK_COMMENTS_FILE"])
     releases_file: Path = Path(_DEFAULTS["FEEDBACK_RELEASES_FILE"])
     secret: str = ""
+    editors_name: str = _DEFAULTS["FEEDBACK_EDITORS_NAME"]
+    session_idle_seconds: int = int(_DEFAULTS["FEEDBACK_SESSION_IDLE_MINUTES"]) * 60
     notifications: Notifications = Notifications()
 
 
@@ -285,6 +300,25 @@ def _parse_max_links(value: str) -> int:
     return links
 
 
+def _parse_idle_minutes(value: str) -> int:
+    try:
+        minutes = int(value)
+    except ValueError:
+        minutes = 0
+    if not 1 <= minutes <= MAX_IDLE_MINUTES:
+        raise ConfigError(
+            f"FEEDBACK_SESSION_IDLE_MINUTES={value!r}: erwartet wird eine Zahl von 1 bis "
+            f"{MAX_IDLE_MINUTES}"
+        )
+    return minutes * 60
+
+
+def _parse_editors_name(value: str) -> str:
+    if not value or len(value) > 80:
+        raise ConfigError(f"FEEDBACK_EDITORS_NAME={value!r}: erwartet werden 1 bis 80 Zeichen")
+    return value
+
+
 def _parse_mail_from(value: str, smtp: SmtpServer | None) -> str:
     if smtp is not None and not value:
         raise ConfigError("FEEDBACK_MAIL_FROM fehlt: Mit FEEDBACK_SMTP_URL braucht der Dienst "
@@ -361,6 +395,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         comments_file=Path(_value(env, "FEEDBACK_COMMENTS_FILE") or _DEFAULTS["FEEDBACK_COMMENTS_FILE"]),
         releases_file=Path(_value(env, "FEEDBACK_RELEASES_FILE") or _DEFAULTS["FEEDBACK_RELEASES_FILE"]),
         secret=_value(env, "FEEDBACK_SECRET"),
+        editors_name=_parse_editors_name(_value(env, "FEEDBACK_EDITORS_NAME")),
+        session_idle_seconds=_parse_idle_minutes(_value(env, "FEEDBACK_SESSION_IDLE_MINUTES")),
         notifications=_parse_notifications(env),
     )
 

@@ -123,8 +123,58 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         "DELETE FROM idempotency_keys",
     ),
     (
+        # The editors' workspace: editorial answers (role), the reason kept with
+        # a rejection, and how far a correction or barrier report has come.
+        "0007_workspace_comments",
+        """
+        ALTER TABLE comments ADD COLUMN role TEXT NOT NULL DEFAULT 'reader'
+            CHECK (role IN ('reader', 'editors'));
+        ALTER TABLE comments ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE comments ADD COLUMN progress TEXT NOT NULL DEFAULT 'open'
+            CHECK (progress IN ('open', 'in_progress', 'done', 'declined'));
+        ALTER TABLE comments ADD COLUMN note TEXT NOT NULL DEFAULT '';
+        ALTER TABLE comments ADD COLUMN done_in TEXT NOT NULL DEFAULT '';
+        CREATE INDEX comments_by_reply ON comments (reply_to)
+        """,
+    ),
+    (
+        "0008_editors",
+        """
+        CREATE TABLE editors (
+            name TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            created TEXT NOT NULL
+        );
+        CREATE TABLE editor_sessions (
+            token_hash TEXT PRIMARY KEY,
+            editor TEXT NOT NULL REFERENCES editors (name) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created BIGINT NOT NULL,
+            seen BIGINT NOT NULL
+        );
+        CREATE INDEX editor_sessions_by_editor ON editor_sessions (editor);
+        CREATE TABLE login_failures (
+            subject TEXT NOT NULL,
+            at BIGINT NOT NULL
+        );
+        CREATE INDEX login_failures_by_subject ON login_failures (subject, at);
+        CREATE TABLE audit_log (
+            seq {identity},
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            comment_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            section TEXT NOT NULL,
+            version TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_by_comment ON audit_log (comment_id)
+        """,
+    ),
+    (
         # Notifications waiting for the sender (feedback_service/outbox.py); times in ms.
-        "0007_outbox",
+        "0009_outbox",
         """
         CREATE TABLE outbox (
             id {identity},
@@ -148,7 +198,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         # Readers who asked to hear back (feedback_service/notify.py): deleted when no
         # mail is due any more, and with their comment (by the code that deletes it: no
         # foreign key, so a later rebuild of the comments table cannot take them along).
-        "0008_subscriptions",
+        "0010_subscriptions",
         """
         CREATE TABLE subscriptions (
             comment_id TEXT PRIMARY KEY,
@@ -173,7 +223,7 @@ _MIGRATION_LOCK = 48151623
 _CHANGE_LOG_LOCK = "LOCK TABLE changes IN EXCLUSIVE MODE"
 
 # What the public sees of a comment: the record of the comments file.
-PUBLIC_FIELDS = COMMENT_FIELDS
+PUBLIC_FIELDS = (*COMMENT_FIELDS, "role")
 
 
 class DatabaseError(Exception):

@@ -18,7 +18,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from feedback_formats import (
-    COMMENT_FIELDS, CONSENT_VALUES, DEFAULT_KIND, FIELDS, KINDS, MAX_AUTHOR, MAX_EMAIL, MAX_TEXT,
+    COMMENT_FIELDS, CONSENT_VALUES, DEFAULT_KIND, DEFAULT_ROLE, FIELDS, KINDS, MAX_AUTHOR, MAX_EMAIL, MAX_TEXT,
+    ROLES,
 )
 
 from .notify import check_request
@@ -200,6 +201,7 @@ class Outcome(BaseModel):
 PublicComment = create_model(
     "PublicComment", __doc__="A published comment: the record of the comments file.",
     **{name: (str | None if name == "reply_to" else str, ...) for name in COMMENT_FIELDS},
+    role=(Literal[ROLES], Field(DEFAULT_ROLE, description="editors: eine Antwort der Redaktion")),
 )
 
 

@@ -96,6 +96,23 @@ def test_replies_are_nested_one_level(build):
     ]
 
 
+def test_the_editors_answer_is_marked_as_theirs(build):
+    app = build(comments=[
+        comment("frage", "beteiligung", text="Gibt es eine Vorlage?", created="2026-11-20T09:00:00Z"),
+        comment("leser", "beteiligung", text="Wir haben eine.", created="2026-11-20T10:00:00Z",
+                reply_to="frage", author="Redaktion"),
+        comment("redaktion", "beteiligung", text="Ja, im Anhang.", created="2026-11-20T11:00:00Z",
+                reply_to="frage", author="Redaktion", role="editors"),
+    ])
+    replies = box(page(app, "kapitel-02/index"), "beteiligung").select("ol.fb-replies article")
+    marked = [(a.select_one(".fb-text").get_text(strip=True),
+               a.select_one(".fb-editors-label").get_text() if a.select_one(".fb-editors-label") else None)
+              for a in replies]
+    # A reader who calls themselves "Redaktion" is not marked: only the role is.
+    assert marked == [("Wir haben eine.", None), ("Ja, im Anhang.", "Antwort der Redaktion")]
+    assert "fb-editors" in replies[1]["class"] and "fb-editors" not in replies[0]["class"]
+
+
 def test_replies_that_form_a_loop_are_still_shown(build):
     app = build(comments=[
         comment("a", "beteiligung", text="Eins", reply_to="b"),

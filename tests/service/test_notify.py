@@ -17,7 +17,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
-from feedback_service import db, notify
+from feedback_service import db, moderation, notify
 from feedback_service.config import ConfigError, load_config
 from feedback_service.mail import parse_smtp_url
 
@@ -308,7 +308,7 @@ def test_double_opt_in_publication_answer_and_the_address_deleted(
     answer = submit(client, email=READER, notify=True, text="Bitte melden Sie sich")
     assert answer.status_code == 202
     comment_id = answer.json()["id"]
-    wait_for(lambda: smtp.inbox.to(READER))
+    wait_for(lambda: smtp.inbox.to(READER) and smtp.inbox.to(EDITORS[0]))
     confirmation = smtp.inbox.to(READER)[0]
     assert confirmation["Subject"] == "Bitte bestätigen: Benachrichtigung zu Ihrem Kommentar"
     assert READER not in smtp.inbox.to(EDITORS[0])[0].as_string()
@@ -335,10 +335,7 @@ def test_double_opt_in_publication_answer_and_the_address_deleted(
     )
 
     with db.Database(database_url).session() as conn:
-        reply = {**db.get_comment(conn, comment_id), "id": "c_01KANTWORTDERREDAKTION0001",
-                 "text": "Danke, wir melden uns.", "author": "Redaktion", "reply_to": comment_id}
-        db.insert_comment(conn, reply)
-        notify.comment_answered(conn, comment_id, reply["id"])
+        moderation.answer(conn, comment_id, "Danke, wir melden uns.", "anna", "Die Redaktion")
     wait_for(lambda: len(smtp.inbox.to(READER)) == 3)
     answered = smtp.inbox.to(READER)[2]
     assert answered["Subject"] == "Die Redaktion hat auf Ihren Kommentar geantwortet"
@@ -351,6 +348,27 @@ def test_double_opt_in_publication_answer_and_the_address_deleted(
         )
         assert link(message.get_content(), notify.UNSUBSCRIBE_PATH) in message["List-Unsubscribe"]
     assert client.post(path, data={"token": token}).status_code == 404
+
+
+def test_an_answer_written_before_approval_is_told_after_the_publication(
+    make_client, smtp, database_url
+):
+    client = make_client(**mail_settings(smtp.url))
+    comment_id = submit(client, email=READER, notify=True).json()["id"]
+    wait_for(lambda: smtp.inbox.to(READER))
+    client.post(notify.CONFIRM_PATH, data={
+        "token": link(smtp.inbox.to(READER)[0].get_content(), notify.CONFIRM_PATH).partition("token=")[2]
+    })
+    with db.Database(database_url).session() as conn:
+        moderation.answer(conn, comment_id, "Gute Frage: siehe Abschnitt 4.1.", "anna", "Die Redaktion")
+    time.sleep(0.6)
+    assert len(smtp.inbox.to(READER)) == 1, "the answer waits for the comment"
+    assert client.post(f"/api/v1/admin/comments/{comment_id}/approve", headers=ADMIN).status_code == 200
+    wait_for(lambda: len(smtp.inbox.to(READER)) == 3)
+    assert [message["Subject"] for message in smtp.inbox.to(READER)[1:]] == [
+        "Ihr Kommentar ist freigegeben", "Die Redaktion hat auf Ihren Kommentar geantwortet"]
+    assert "Die Redaktion" in smtp.inbox.to(READER)[2].get_content()
+    wait_for(lambda: subscriptions(database_url) == [])
 
 
 def test_one_click_unsubscribe_ends_every_mail(make_client, smtp, database_url):
