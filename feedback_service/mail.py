@@ -30,9 +30,13 @@ class SmtpServer:
     user: str = ""
     password: str = ""
 
-    def __repr__(self) -> str:
+    def __str__(self) -> str:
+        """Where it is, without the password."""
         scheme = "smtps" if self.tls else "smtp"
-        return f"SmtpServer({scheme}://{self.host}:{self.port})"
+        return f"{scheme}://{self.host}:{self.port}" + ("?starttls=1" if self.starttls else "")
+
+    def __repr__(self) -> str:
+        return f"SmtpServer({self})"
 
 
 def parse_smtp_url(value: str) -> SmtpServer | None:

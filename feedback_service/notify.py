@@ -75,6 +75,22 @@ UNSUBSCRIBE_PATH = "/benachrichtigung/abbestellen"
 QUEUE_PATH = "/redaktion/"
 
 
+def summary(settings: Notifications) -> str:
+    """One line for the operator at start: who hears of what."""
+    digest = {"immediate": "je Beitrag", "hourly": "stündlich gesammelt", "daily": "täglich gesammelt"}
+    parts = []
+    if settings.mails_editors:
+        parts.append(f"E-Mail an {len(settings.editors)} Adresse(n) der Redaktion "
+                     f"({digest[settings.digest]}, über {settings.smtp})")
+    if settings.webhook_url:
+        parts.append("signierter Webhook")
+    if settings.mails_readers:
+        parts.append("Leserinnen und Leser auf Wunsch")
+    return "Benachrichtigungen: " + (
+        ", ".join(parts) if parts else "aus (FEEDBACK_SMTP_URL und FEEDBACK_WEBHOOK_URL sind leer)"
+    )
+
+
 # -- Checking a request ------------------------------------------------------------
 
 def wants_notification(value: Any) -> bool:

@@ -453,7 +453,9 @@ def test_outbox_survives_a_restart(site_dir, tmp_path):
             wait_for(lambda: smtp.inbox.received, timeout=20)
             wait_for(lambda: outbox_rows(url)[0]["state"] == "sent")
             time.sleep(1.0)
-            assert "delivered" in (tmp_path / "restart.log").read_text()
+            log = (tmp_path / "restart.log").read_text()
+            assert "delivered" in log
+            assert f"Benachrichtigungen: E-Mail an 2 Adresse(n) der Redaktion (je Beitrag, über {smtp.url})" in log
         finally:
             restarted.stop()
         assert len(smtp.inbox.received) == 1
