@@ -93,38 +93,34 @@ def summary(settings: Notifications) -> str:
 
 # -- Checking a request ------------------------------------------------------------
 
-def wants_notification(value: Any) -> bool:
-    return value is True or value == "on"
-
-
-def check_request(kind: str, email: str, settings: Notifications) -> list[ApiError]:
-    """Why a submission with ``notify`` cannot be accepted (empty: it can)."""
+def refusal(kind: str, email: str, settings: Notifications) -> ApiError | None:
+    """Why a submission asking for ``notify`` cannot be accepted (None: it can)."""
     if kind != "comment":
-        return [field_error(
+        return field_error(
             "notify_comments_only",
             "Eine Benachrichtigung gibt es nur für Kommentare; Meldungen an die Redaktion "
             "werden nicht veröffentlicht.", "notify",
-        )]
+        )
     if not email:
-        return [field_error(
+        return field_error(
             "notify_needs_email",
             "Für die Benachrichtigung brauchen wir Ihre E-Mail-Adresse. Bitte tragen Sie sie ein "
             "oder entfernen Sie das Häkchen bei „Benachrichtigen Sie mich“.", "notify",
-        )]
+        )
     address = mail.mail_address(email)
     if address is None or address.display_name or address.addr_spec != email:
-        return [field_error(
+        return field_error(
             "invalid_email",
             "An diese E-Mail-Adresse können wir keine Benachrichtigung schicken "
             "(Beispiel: name@example.org).", "email",
-        )]
+        )
     if not settings.mails_readers:
-        return [field_error(
+        return field_error(
             "notify_unavailable",
             "Dieser Dienst verschickt keine E-Mails; eine Benachrichtigung ist nicht möglich. "
             "Bitte entfernen Sie das Häkchen.", "notify",
-        )]
-    return []
+        )
+    return None
 
 
 # -- Hooks (inside the caller's write transaction) --------------------------------

@@ -22,7 +22,7 @@ from feedback_formats import (
     ROLES,
 )
 
-from .notify import check_request
+from .notify import refusal
 
 COMMENT_ID = re.compile(r"c_[0-9A-Z]{26}")
 MAX_ID = 200  # characters of a section or version repeated in an error message
@@ -118,7 +118,8 @@ def _notify_possible(notify: object, info: ValidationInfo) -> bool:
     wanted = notify is True or notify == "on"
     settings = (info.context or {}).get("notifications")
     if wanted and settings is not None and "email" in info.data and "kind" in info.data:
-        for error in check_request(info.data["kind"], info.data["email"], settings):
+        error = refusal(info.data["kind"], info.data["email"], settings)
+        if error is not None:
             raise invalid(error.code, error.message, error.field)
     return wanted
 
