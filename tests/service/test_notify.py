@@ -264,6 +264,25 @@ def test_digest_periods():
     assert notify.digest_cutoff("immediate", now) is None
 
 
+def test_a_hanging_mail_server_never_slows_a_submission(make_client, database_url, monkeypatch):
+    import socket
+
+    from feedback_service import mail
+
+    monkeypatch.setattr(mail, "TIMEOUT", 2)
+    with socket.socket() as silent:  # accepts connections, never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        client = make_client(**mail_settings(f"smtp://127.0.0.1:{silent.getsockname()[1]}"))
+        for n in range(5):
+            started = time.monotonic()
+            assert submit(client, text=f"Eilig {n}").status_code == 202
+            assert time.monotonic() - started < 1.0
+        wait_for(lambda: any(row["last_error"] for row in outbox_rows(database_url)), timeout=15)
+    assert all(row["state"] == "pending" for row in outbox_rows(database_url)
+               if row["channel"] == "editors_mail")
+
+
 def test_retries_with_back_off_until_the_smtp_server_answers(make_client, database_url):
     down = SmtpServer()
     client = make_client(**mail_settings(down.url))
