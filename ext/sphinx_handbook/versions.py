@@ -25,6 +25,7 @@ from sphinx.errors import ConfigError
 from sphinx.locale import get_translation
 
 from .digests import PageDigests
+from .sections import sections_domain
 
 _ = get_translation("handbook")
 __ = get_translation("handbook", "console")
@@ -70,9 +71,8 @@ def editions_domain(env: BuildEnvironment) -> EditionsDomain:
 
 
 def _page_ids(env: BuildEnvironment, docname: str) -> list[str]:
-    """Section ids of a page in reading order (its numbered sections' anchors)."""
-    anchors = env.toc_secnumbers.get(docname, {})
-    return [anchor[1:] for anchor in anchors if anchor.startswith("#")]
+    """Section ids of a page in reading order, below its title (numbered or not)."""
+    return [entry[1] for entry in sections_domain(env).sections.get(docname, ()) if entry[0]]
 
 
 def _target(edition: dict, page_url: str, ids: list[str]) -> tuple[str, dict[str, str]]:
