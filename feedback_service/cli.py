@@ -11,6 +11,7 @@ import copy
 import os
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -154,6 +155,11 @@ def _configure_moderate(parser: argparse.ArgumentParser) -> None:
     ):
         sub = actions.add_parser(action, help=f"Beiträge {text}")
         sub.add_argument("ids", nargs="+", metavar="ID")
+        if action == "reject":
+            sub.add_argument(
+                "--grund", default="", metavar="TEXT",
+                help="Begründung für die Akten (erscheint nie öffentlich)",
+            )
 
 
 def format_listing(rows: list[dict]) -> str:
@@ -188,8 +194,8 @@ def _moderate(args: argparse.Namespace, config: Config) -> int:
             rows = moderation.listing(conn, catalog, status, args.kind)
         print(format_listing(rows))
         return 0
-    action = {"approve": moderation.approve, "reject": moderation.reject,
-              "delete": moderation.delete}[args.action]
+    action = {"approve": moderation.approve, "delete": moderation.delete,
+              "reject": partial(moderation.reject, reason=getattr(args, "grund", ""))}[args.action]
     done = {"approve": "freigegeben", "reject": "abgelehnt", "delete": "gelöscht"}[args.action]
     failures = 0
     for comment_id in args.ids:

@@ -18,16 +18,12 @@ from feedback_formats import MAX_TEXT, PRIVATE_KINDS, utc_timestamp
 
 from . import audit, db, notify
 from .errors import ApiError
-from .schemas import has_control_characters
+from .schemas import PROGRESS, has_control_characters
 from .sections import SectionCatalog
 
 STATUSES = ("pending", "approved", "rejected")
 REJECTED_RETENTION = timedelta(days=30)
 EXPORT_PAGE = 1000
-# How far the editors are with a correction or a barrier report.
-PROGRESS = {
-    "open": "offen", "in_progress": "in Bearbeitung", "done": "erledigt", "declined": "abgelehnt",
-}
 MAX_NOTE = 500  # a rejection's reason, a correction's note
 MAX_EDITION = 40
 

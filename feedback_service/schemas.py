@@ -28,6 +28,10 @@ MAX_ID = 200  # characters of a section or version repeated in an error message
 _LINK = re.compile(r"(?:https?://|www\.)\S", re.IGNORECASE)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 STATUSES = ("pending", "approved", "rejected")
+# How far the editors are with a correction or a barrier report, and its German name.
+PROGRESS = {
+    "open": "offen", "in_progress": "in Bearbeitung", "done": "erledigt", "declined": "abgelehnt",
+}
 
 
 # Unicode's control characters (category Cc) and lone surrogates (Cs); text may hold tab and newline.
@@ -222,6 +226,11 @@ class AdminComment(PublicComment):
     status: Literal[STATUSES]
     email: str
     status_changed: str
+    reason: str = Field(description="Begründung einer Ablehnung (nur für die Akten)")
+    progress: Literal[tuple(PROGRESS)] = Field(
+        description="Bearbeitungsstand einer Fehler- oder Barrieremeldung")
+    note: str = Field(description="Notiz der Redaktion zu einer Fehler- oder Barrieremeldung")
+    done_in: str = Field(description="Ausgabe, die eine erledigte Meldung übernommen hat")
     section_number: str
     section_title: str
 

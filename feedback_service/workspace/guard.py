@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -71,13 +71,13 @@ async def current_session(request: Request) -> accounts.Session | None:
 
 
 def safe_next(value: str | None) -> str:
-    """Where to go after logging in: a workspace page of this service, else the queue."""
-    if (
-        value and value.startswith(BASE) and "//" not in value and "\\" not in value
-        and value.isprintable()
-    ):
-        return value
-    return BASE
+    """Where to go after logging in or acting: a workspace page of this service, else the queue."""
+    if not value or not value.isprintable() or "\\" in value:
+        return BASE
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not parts.path.startswith(BASE):
+        return BASE
+    return value
 
 
 def to_login(request: Request) -> RedirectResponse:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timezone
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from feedback_formats import KIND_NAMES, ManifestError, load_manifest
 
-from ..moderation import PROGRESS
+from ..schemas import PROGRESS
 from ..sections import SectionCatalog, _version_key
 
 EDITORS_TIMEZONE = ZoneInfo("Europe/Berlin")
@@ -175,7 +176,10 @@ class EditionRoots:
 
     def roots(self) -> dict[str, str]:
         paths = self.catalog.manifest_paths()
-        stamp = tuple((path, path.stat().st_mtime_ns) for path in paths)
+        try:
+            stamp = tuple((path, path.stat().st_mtime_ns) for path in paths)
+        except OSError:  # a rebuild is replacing the site right now
+            return self._roots
         if stamp != self._stamp:
             roots: dict[str, str] = {}
             for path in paths:
@@ -190,40 +194,47 @@ class EditionRoots:
             self._roots, self._stamp = roots, stamp
         return self._roots
 
-    def section_url(self, version: str, section_url: str) -> str | None:
-        root = self.roots().get(version)
-        return None if root is None else root + section_url
+
+@lru_cache(maxsize=8)
+def edition_roots(catalog: SectionCatalog) -> EditionRoots:
+    """The one :class:`EditionRoots` of a service's catalog."""
+    return EditionRoots(catalog)
 
 
 def editions(catalog: SectionCatalog) -> list[str]:
     return sorted(catalog.editions(), key=_version_key, reverse=True)
 
 
+def section_label(section) -> str:
+    """``3.2 Qualitätskultur``: a manifest entry's number and title."""
+    return " ".join(part for part in (section.number, section.title) if part) or section.id
+
+
+def _number_order(section) -> tuple:
+    return (tuple(int(p) for p in section.number.split(".") if p.isdigit()) or (10**6,), section.id)
+
+
 def section_choices(catalog: SectionCatalog) -> list[tuple[str, str]]:
     """``(id, "3.2 Qualitätskultur")`` for every section of any edition, newest numbering."""
-    known: dict[str, tuple] = {}
+    known = {}
     for version in reversed(editions(catalog)):
-        for section in catalog.editions()[version].values():
-            known[section.id] = (section.number, section.title)
-    def order(item):
-        number = item[1][0]
-        return (tuple(int(p) for p in number.split(".") if p.isdigit()) or (10**6,), item[0])
-    return [
-        (section_id, " ".join(part for part in described if part) or section_id)
-        for section_id, described in sorted(known.items(), key=order)
-    ]
+        known.update(catalog.editions()[version])
+    return [(section.id, section_label(section)) for section in sorted(known.values(), key=_number_order)]
 
 
-def describe(row: dict, catalog: SectionCatalog, roots: EditionRoots, now: datetime) -> dict:
-    """Everything the queue shows of one submission, ready for the template."""
+def describe(row: dict, catalog: SectionCatalog, roots: dict[str, str], now: datetime) -> dict:
+    """Everything the queue shows of one submission, ready for the template.
+
+    ``roots`` is where each edition lives (:meth:`EditionRoots.roots`).
+    """
     section = catalog.describe(row["version"], row["section"])
     in_edition = catalog.editions().get(row["version"], {}).get(row["section"])
-    link = roots.section_url(row["version"], in_edition.url) if in_edition else None
+    root = roots.get(row["version"])
     item = dict(row)
     item.update(
         kind_label=KIND_NAMES[row["kind"]],
-        section_label=" ".join(p for p in (section.number, section.title) if p) if section else "",
-        section_link=link,
+        section_label=section_label(section) if section else "",
+        section_link=root + in_edition.url if in_edition and root else None,
         created_local=local_time(row["created"]),
         age=age(row["created"], now),
         hints=personal_data(row["text"]) if row["kind"] == "comment" else [],

@@ -14,16 +14,17 @@ from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from feedback_formats import KIND_NAMES
+
+from feedback_formats import KIND_NAMES, MAX_BODY
 
 from .. import accounts, audit, db, moderation
 from ..errors import ApiError
 from ..pages import templates
+from ..schemas import PROGRESS
 from ..sections import SectionCatalog
 from . import guard, queue
 
 AUDIT_PAGE = 50
-MAX_FORM = 64 * 1024
 MAX_BULK = 200
 
 # What a finished action says (``?erledigt=``), so that no text travels in a URL.
@@ -37,14 +38,6 @@ DONE = {
     "bulk-reject": "{n} Beiträge abgelehnt.",
     "none": "Bitte wählen Sie mindestens einen Beitrag aus.",
 }
-
-
-def _roots(request: Request) -> queue.EditionRoots:
-    service = guard.service_of(request)
-    roots = getattr(service, "edition_roots", None)
-    if roots is None:
-        roots = service.edition_roots = queue.EditionRoots(service.catalog)
-    return roots
 
 
 def render(request: Request, name: str, context: dict, status_code: int = 200) -> Response:
@@ -76,7 +69,7 @@ async def read_form(request: Request) -> dict[str, list[str]] | None:
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM:
+        if len(body) > MAX_BODY:
             return None
     try:
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
@@ -232,7 +225,7 @@ async def queue_page(request: Request, session) -> Response:
     shown = rows[(page - 1) * queue.PAGE_SIZE: page * queue.PAGE_SIZE]
     answers = await service.read(lambda conn: _answers_to(conn, [row["id"] for row in shown]))
     now = datetime.now(timezone.utc)
-    roots = _roots(request)
+    roots = queue.edition_roots(catalog).roots()
     editions = queue.editions(catalog)
     items = []
     for row in shown:
@@ -251,18 +244,14 @@ async def queue_page(request: Request, session) -> Response:
         "states": queue.STATES, "kinds": queue.KIND_FILTERS,
         "sections": queue.section_choices(catalog), "editions": editions,
         "editions_choices": [(value, value) for value in editions],
-        "progress": moderation.PROGRESS, "here": here,
+        "progress": PROGRESS, "here": here,
         "done": done.format(n=count if count.isdigit() else "Die"),
         "team_name": service.config.editors_name,
     })
 
 
 def _back(form: dict[str, list[str]]) -> str:
-    back = first(form, "zurueck")
-    parts = urlsplit(back)
-    if back and not parts.scheme and not parts.netloc:
-        return guard.safe_next(back)
-    return guard.BASE
+    return guard.safe_next(first(form, "zurueck"))
 
 
 def _with_done(url: str, code: str, count: int | None = None) -> str:
@@ -358,10 +347,7 @@ async def audit_page(request: Request, session) -> Response:
     catalog: SectionCatalog = service.catalog
     for entry in entries:
         section = catalog.describe(entry["version"], entry["section"])
-        entry["section_label"] = (
-            " ".join(p for p in (section.number, section.title) if p) if section
-            else entry["section"]
-        )
+        entry["section_label"] = queue.section_label(section) if section else entry["section"]
         entry["at_local"] = queue.local_time(entry["at"])
         entry["action_label"] = audit.ACTIONS.get(entry["action"], entry["action"])
         entry["kind_label"] = KIND_NAMES.get(entry["kind"], entry["kind"])

@@ -386,9 +386,10 @@ def test_the_api_and_the_shell_are_named_in_the_audit_log(client, editors, cli_e
     first = submit(client).json()["id"]
     second = submit(client).json()["id"]
     client.post(f"/api/v1/admin/comments/{first}/approve", headers=ADMIN)
-    assert run_cli(capsys, "moderate", "reject", second)[0] == 0
-    assert [(e["actor"], e["comment_id"]) for e in audit_rows(editors)] == [
-        ("API", first), ("CLI", second)]
+    assert run_cli(capsys, "moderate", "reject", second, "--grund", "Doppelt")[0] == 0
+    assert [(e["actor"], e["comment_id"], e["detail"]) for e in audit_rows(editors)] == [
+        ("API", first, ""), ("CLI", second, "Doppelt")]
+    assert {row["id"]: row["reason"] for row in stored(client)}[second] == "Doppelt"
 
 
 # -- The queue --------------------------------------------------------------------------------
