@@ -53,7 +53,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from starlette.concurrency import run_in_threadpool
 
-from feedback_formats import KIND_NAMES
+from feedback_formats import KIND_NAMES, parse_timestamp
 
 from . import db, mail, outbox
 from .config import Notifications
@@ -256,6 +256,7 @@ class Item:
     version: str
     author: str
     created: str
+    received: str
     excerpt: str
 
     @property
@@ -268,6 +269,12 @@ class Item:
 def _section_url(base: str, catalog: SectionCatalog, version: str, section: str) -> str:
     found = catalog.describe(version, section)
     return f"{base}/{version}/{found.url}" if found is not None and found.url else f"{base}/{version}/"
+
+
+def _local_time(value: str) -> str:
+    """A stored UTC time as German readers read it."""
+    moment = parse_timestamp(value)
+    return moment.astimezone(LOCAL_TIME).strftime("%d.%m.%Y, %H:%M Uhr") if moment else value
 
 
 def describe(comment: dict, catalog: SectionCatalog, base: str) -> Item:
@@ -283,6 +290,7 @@ def describe(comment: dict, catalog: SectionCatalog, base: str) -> Item:
         version=comment["version"],
         author=comment["author"],
         created=comment["created"],
+        received=_local_time(comment["created"]),
         excerpt=excerpt(comment["text"]),
     )
 

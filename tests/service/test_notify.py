@@ -7,6 +7,7 @@ import email
 import hashlib
 import hmac
 import json
+import re
 import threading
 import time
 from email import policy
@@ -171,6 +172,7 @@ def test_new_submission_mails_the_editors_and_calls_the_signed_webhook(
     assert message["From"].addresses[0].addr_spec == "handbuch@example.org"
     body = message.get_content()
     assert "Ausgabe 2.0" in body and "Kämmerei Musterstadt" in body
+    assert re.search(r"Eingegangen: \d\d\.\d\d\.\d{4}, \d\d:\d\d Uhr", body)
     assert "Bei uns hat das Qualitätshandbuch gut funktioniert." in body
     assert "Mehr dazu. " * 60 not in body, "the excerpt is short"
     assert "https://handbuch.example.org/redaktion/" in body
