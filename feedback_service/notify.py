@@ -2,17 +2,19 @@
 
 Hooks, each called with the connection of the write transaction that makes
 the change (so the notification is committed with it, and nothing slow runs
-there); moderation code (the admin API, the CLI, the editors' workspace)
-calls them:
+there). The functions of ``comments.py`` and ``moderation.py`` call them, so
+the admin API, the CLI and the editors' workspace all notify alike:
 
-- :func:`submission_created` ``(conn, comment, subscribe)``: a new submission;
-  the editors' mail and the webhook, and with ``subscribe`` the reader's
-  subscription and its confirmation mail.
-- :func:`comment_published` ``(conn, comment_id)``: a comment was approved.
-- :func:`comment_answered` ``(conn, comment_id, answer_id)``: the editors
-  answered it (an approved comment with role ``editors``).
-- :func:`comment_withdrawn` ``(conn, comment_id)``: rejected; the reader's
-  subscription ends (deleting a comment, :func:`moderation.remove_comment`, does too).
+- :func:`submission_created` ``(conn, comment, subscribe)``: a new submission
+  (``comments.create_job``); the editors' mail and the webhook, and with
+  ``subscribe`` the reader's subscription and its confirmation mail.
+- :func:`comment_published` ``(conn, comment_id)``: a comment was approved
+  (``moderation.approve``).
+- :func:`comment_answered` ``(conn, comment_id, answer_id)``: the editors'
+  answer is out: ``moderation.answer`` on a published comment, or
+  ``moderation.approve`` publishing the answers written before.
+- :func:`comment_withdrawn` ``(conn, comment_id)``: the reader's subscription
+  ends (``moderation.reject`` and ``moderation.remove_comment``).
 - :func:`confirm` and :func:`unsubscribe` ``(conn, token)``: the reader's links.
 - :func:`purge` ``(conn)``: subscriptions no mail is due for any more.
 
