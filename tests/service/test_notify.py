@@ -25,6 +25,7 @@ from feedback_service.mail import parse_smtp_url
 
 from .conftest import ADMIN, _free_port, wait_for
 from .test_processes import ServiceProcess, _env
+from .test_workspace import act, editors, login  # noqa: F401  (editors is a fixture)
 
 EDITORS = ("redaktion@example.org", "vertretung@example.org")
 READER = "leserin@example.net"
@@ -564,3 +565,22 @@ def test_concurrent_claims_skip_each_others_rows(postgres_server):
     with database.session(write=False) as conn:
         owners = conn.all("SELECT lease_owner, COUNT(*) AS n FROM outbox GROUP BY lease_owner")
     assert {row["lease_owner"]: row["n"] for row in owners} == {"instanz-a": 4, "instanz-b": 6}
+
+
+def test_the_workspace_approval_and_answer_reach_the_reader(
+    make_client, smtp, database_url, editors
+):
+    client = make_client(**mail_settings(smtp.url, FEEDBACK_EDITORS_NAME="Redaktion Musterstadt"))
+    comment_id = submit(client, email=READER, notify=True, text="Wie ging das bei Ihnen?").json()["id"]
+    wait_for(lambda: smtp.inbox.to(READER))
+    client.post(notify.CONFIRM_PATH, data={
+        "token": link(smtp.inbox.to(READER)[0].get_content(), notify.CONFIRM_PATH).partition("token=")[2]
+    })
+    assert login(client).status_code == 303
+    assert act(client, comment_id, "freigeben").status_code == 303
+    wait_for(lambda: len(smtp.inbox.to(READER)) == 2)
+    assert act(client, comment_id, "antworten", antwort="Mit einem Runden Tisch.").status_code == 303
+    wait_for(lambda: len(smtp.inbox.to(READER)) == 3)
+    answered = smtp.inbox.to(READER)[2].get_content()
+    assert "> Mit einem Runden Tisch." in answered and "Redaktion Musterstadt" in answered
+    wait_for(lambda: subscriptions(database_url) == [])
