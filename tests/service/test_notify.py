@@ -8,6 +8,8 @@ import hashlib
 import hmac
 import json
 import re
+import ssl
+import subprocess
 import threading
 import time
 from email import policy
@@ -435,6 +437,57 @@ def test_rejecting_or_deleting_a_comment_deletes_the_address(make_client, smtp, 
     client.post(f"/api/v1/admin/comments/{rejected}/reject", headers=ADMIN)
     client.delete(f"/api/v1/admin/comments/{deleted}", headers=ADMIN)
     assert subscriptions(database_url) == []
+
+
+# -- Encryption and login ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1 (the tests trust it through SSL_CERT_FILE)."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize("scheme", ["starttls", "smtps"])
+def test_encrypted_delivery_with_a_login(make_client, certificate, monkeypatch, scheme):
+    from aiosmtpd.smtp import AuthResult
+
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        encrypted = server.transport.get_extra_info("ssl_object") is not None
+        logins.append((auth_data.login, auth_data.password, encrypted))
+        return AuthResult(success=auth_data.password == b"p@ss wort")
+
+    inbox, port = Inbox(), _free_port()
+    if scheme == "starttls":
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context,
+                                require_starttls=True, authenticator=authenticator)
+        url = f"smtp://handbuch:p%40ss%20wort@127.0.0.1:{port}?starttls=1"
+    else:
+        # aiosmtpd counts only STARTTLS as TLS for AUTH; this connection is TLS from the start.
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, ssl_context=context,
+                                authenticator=authenticator, auth_require_tls=False)
+        url = f"smtps://handbuch:p%40ss%20wort@127.0.0.1:{port}"
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    controller.start()
+    try:
+        client = make_client(**mail_settings(url))
+        assert submit(client).status_code == 202
+        wait_for(lambda: inbox.received)
+    finally:
+        controller.stop()
+    assert logins == [(b"handbuch", b"p@ss wort", True)]
 
 
 # -- Settings ---------------------------------------------------------------------------
