@@ -271,8 +271,10 @@ def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
     what it has. Otherwise each changed comment appears once, as its state now.
     """
     last = db.last_change(conn)
+    database = db.database_id(conn)
     if since == 0 or since > last:
         return {
+            "database": database,
             "cursor": str(last),
             "full": True,
             "complete": True,
@@ -294,6 +296,7 @@ def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
         else:
             changes.append({"op": "delete", "id": comment_id})
     return {
+        "database": database,
         "cursor": str(rows[-1]["seq"] if rows else since),
         "full": False,
         "complete": complete,
@@ -309,6 +312,18 @@ def purge(conn: db.Connection) -> dict[str, int]:
     return {**db.purge(conn, rejected_before, expired_before_ms), **notify.purge(conn)}
 
 
+# What could turn a reader's words into markup: emphasis, code, links and
+# images (brackets), headings; "<" and "&" become entities, so no HTML and no
+# autolink survives. Dots, dashes and parentheses stay readable.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#])")
+
+
+def markdown_text(value: str) -> str:
+    """Reader's text as inert Markdown: no markup, no HTML, no link; reads the same."""
+    escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+
+
 def corrections_report(rows: list[dict]) -> str:
     """Markdown for the editors of the next edition, grouped by section."""
     lines = ["# Gemeldete Fehler", ""]
@@ -322,31 +337,19 @@ def corrections_report(rows: list[dict]) -> str:
         by_section.setdefault(key, []).append(row)
     for (number, title, section_id), items in sorted(by_section.items(), key=_section_order):
         heading = " ".join(part for part in (number, title) if part) or section_id
-        lines += ["", f"## {heading}", "", f"Abschnitts-ID: `{section_id}`", ""]
+        lines += ["", f"## {markdown_text(heading)}", "",
+                  f"Abschnitts-ID: `{section_id}`", ""]
         for row in items:
-            who = markdown_escape(row["author"]) or "anonym"
+            who = markdown_text(row["author"]) if row["author"] else "anonym"
             if row["email"]:
-                who += f" \\<{markdown_escape(row['email'])}\\>"
+                who += f" ({markdown_text(row['email'])})"
             lines.append(
-                f"- **{row['created']}**, Ausgabe {row['version']}, {who} "
+                f"- **{row['created']}**, Ausgabe {markdown_text(row['version'])}, {who} "
                 f"(`{row['id']}`, {row['status']}, {PROGRESS[row['progress']]}):"
             )
             for text_line in row["text"].splitlines():
-                lines.append(f"  > {markdown_escape(text_line)}" if text_line.strip() else "  >")
+                lines.append(f"  > {markdown_text(text_line)}" if text_line else "  >")
     return "\n".join(lines) + "\n"
-
-
-_MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>#!|~&])")
-_MARKDOWN_LINE_START = re.compile(r"^(\s*\d*)([-+=.)])")
-
-
-def markdown_escape(text: str) -> str:
-    """Reader text as literal Markdown: no link, emphasis, HTML, list or heading takes effect.
-
-    CommonMark shows a backslash-escaped mark as the plain character.
-    """
-    text = _MARKDOWN_INLINE.sub(r"\\\1", text)
-    return _MARKDOWN_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def _section_order(item: tuple) -> tuple:

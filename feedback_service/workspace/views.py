@@ -157,9 +157,7 @@ async def login(request: Request) -> Response:
     client = client_address(request)
 
     def attempt(conn: db.Connection) -> tuple[str | None, int]:
-        subjects = accounts.login_subjects(
-            lambda text: service.limiter.client_key(conn, text), name, client
-        )
+        subjects = accounts.login_subjects(service.limiter.keyed, name, client)
         wait = accounts.login_wait(conn, subjects)
         if wait:
             return None, wait

@@ -510,7 +510,7 @@ def test_the_corrections_report_escapes_what_readers_wrote(client, cli_env, caps
     code, out, _ = run_cli(capsys, "corrections")
     assert code == 0
     assert r"\[Chef\](https://evil.example)" in out
-    assert r"> \# Überschrift" in out and r"> 1\. \<img src=x onerror=alert(1)\> \*fett\*" in out
+    assert r"> \# Überschrift" in out and r"> 1. &lt;img src=x onerror=alert(1)&gt; \*fett\*" in out
 
 
 # -- Accounts from the shell --------------------------------------------------------------------
