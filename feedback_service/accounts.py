@@ -187,12 +187,15 @@ def csrf_matches(session: Session, given: str | None) -> bool:
 
 # -- Throttling failed logins ------------------------------------------------------
 
-def login_subjects(key, name: str, client: str) -> tuple[str, str]:
-    """What failures are counted under: the account name and the client, each keyed.
+def login_subjects(secret: str, name: str, client_key: str) -> tuple[str, str]:
+    """What failures are counted under: the account name and the client, neither in clear.
 
-    ``key`` maps a text to its keyed hash (the rate limiter's secret of the day).
+    The name is keyed with the service's secret; ``client_key`` is the rate
+    limiter's keyed hash of the client's address.
     """
-    return key("editor-account:" + name.strip().casefold()), key("editor-client:" + client)
+    account = hmac.new(secret.encode(), b"editor-account\0" + name.strip().casefold().encode(),
+                       hashlib.sha256)
+    return account.hexdigest(), "editor-client:" + client_key
 
 
 def login_wait(conn: db.Connection, subjects: tuple[str, str]) -> int:

@@ -66,13 +66,10 @@ class RateLimiter:
         self.limit = limit
         self._secret = secret
 
-    def keyed(self, text: str) -> str:
-        """``text`` as an HMAC under the secret of the day: countable, not readable."""
-        day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-        return hmac.new(_daily_key(self._secret, day), text.encode(), hashlib.sha256).hexdigest()
-
     def client_key(self, address: str) -> str:
-        return self.keyed(client_network(address))
+        day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        network = client_network(address).encode()
+        return hmac.new(_daily_key(self._secret, day), network, hashlib.sha256).hexdigest()
 
     def admit(self, conn: db.Connection, address: str) -> None:
         """Count one new submission of ``address``; ApiError 429 when over the limit."""

@@ -157,7 +157,9 @@ async def login(request: Request) -> Response:
     client = client_address(request)
 
     def attempt(conn: db.Connection) -> tuple[str | None, int]:
-        subjects = accounts.login_subjects(service.limiter.keyed, name, client)
+        subjects = accounts.login_subjects(
+            service.config.secret, name, service.limiter.client_key(client)
+        )
         wait = accounts.login_wait(conn, subjects)
         if wait:
             return None, wait

@@ -15,16 +15,17 @@ import requests
 from playwright.sync_api import expect
 
 from tests.conftest import ROOT
+from tests.service.conftest import postgres_server  # noqa: F401  (a fixture)
 
-from .helpers import assert_accessible, sections
+from .conftest import running_service
+from .helpers import assert_accessible, sections, watched_page
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "montagmorgen-" + secrets.token_urlsafe(8)
 
 
-@pytest.fixture(scope="module")
-def editor_name(service) -> str:
+def make_editor(service) -> str:
     """An editor's account, made the way an operator makes it."""
     name = f"Erika Redaktion {uuid.uuid4().hex[:6]}"
     result = subprocess.run(
@@ -33,6 +34,11 @@ def editor_name(service) -> str:
     )
     assert result.returncode == 0, result.stderr
     return name
+
+
+@pytest.fixture(scope="module")
+def editor_name(service) -> str:
+    return make_editor(service)
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +64,7 @@ def post(service, **fields) -> str:
     return answer.json()["id"]
 
 
-@pytest.fixture
-def inbox(service, edition) -> Inbox:
+def make_inbox(service, edition: tuple[str, list[dict]]) -> Inbox:
     version, current = edition
     section = current[len(current) // 3]
     marker = uuid.uuid4().hex[:10]
@@ -76,6 +81,11 @@ def inbox(service, edition) -> Inbox:
                            text=f"{marker}: Im zweiten Absatz fehlt ein Wort."),
     }
     return Inbox(marker, section, version, ids)
+
+
+@pytest.fixture
+def inbox(service, edition) -> Inbox:
+    return make_inbox(service, edition)
 
 
 def log_in(page, name: str, password: str = PASSWORD) -> None:
@@ -198,6 +208,26 @@ def test_editors_journey_with_javascript(page, service, inbox, editor_name):
 def test_editors_journey_without_javascript(new_page, service, inbox, editor_name):
     page = new_page(java_script_enabled=False)
     journey(page, service, inbox, editor_name, check_accessibility=False)
+
+
+@pytest.fixture(scope="module")
+def postgres_service(site_dir, postgres_server, tmp_path_factory):
+    """A second service on the same site, its data in the real PostgreSQL the tests start."""
+    work = tmp_path_factory.mktemp("browser-service-postgres")
+    with running_service(site_dir, work, postgres_server.new_database()) as running:
+        yield running
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_editors_journey_on_postgresql(browser, postgres_service, edition, javascript):
+    page, watch = watched_page(browser, postgres_service.url, java_script_enabled=javascript)
+    try:
+        journey(page, postgres_service, make_inbox(postgres_service, edition),
+                make_editor(postgres_service), check_accessibility=javascript)
+    finally:
+        page.context.close()
+    assert not watch.foreign_requests and not watch.script_errors
 
 
 def test_with_javascript_approving_needs_no_reload(page, service, inbox, editor_name):

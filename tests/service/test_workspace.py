@@ -504,13 +504,15 @@ def test_answer_due_is_one_month_after_receipt(received, due):
     assert answer_due(received).isoformat() == due
 
 
-def test_the_corrections_report_escapes_what_readers_wrote(client, cli_env, capsys):
-    submit(client, kind="correction", consent=None, author="[Chef](https://evil.example)",
-           text="# Überschrift\n1. <img src=x onerror=alert(1)> *fett*")
+def test_the_corrections_report_shows_how_far_each_report_is(editor, cli_env, capsys):
+    first = submit(editor, kind="correction", consent=None, text="Tippfehler").json()["id"]
+    submit(editor, kind="correction", consent=None, text="Veralteter Link")
+    act(editor, first, "stand", stand="in_progress")
     code, out, _ = run_cli(capsys, "corrections")
     assert code == 0
-    assert r"\[Chef\](https://evil.example)" in out
-    assert r"> \# Überschrift" in out and r"> 1. &lt;img src=x onerror=alert(1)&gt; \*fett\*" in out
+    progress = re.findall(r"\(`(c_\w+)`, pending, ([^)]+)\)", out)
+    assert sorted(label for _, label in progress) == ["in Bearbeitung", "offen"]
+    assert dict(progress)[first] == "in Bearbeitung"
 
 
 # -- Accounts from the shell --------------------------------------------------------------------
