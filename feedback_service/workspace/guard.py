@@ -18,17 +18,15 @@ from ..config import normalise_origin
 BASE = "/redaktion/"
 LOGIN = "/redaktion/anmelden"
 
-# Everything the workspace loads comes from the service itself.
+# Stricter than the service-wide headers (security.py), which add the rest:
+# no inline styles, nothing kept in caches, no referrer beyond the service.
 _HEADERS = [
     (b"content-security-policy",
      b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
      b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    (b"x-frame-options", b"DENY"),
-    (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
-    (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
 ]
 
@@ -108,7 +106,7 @@ def new_login_token() -> str:
 
 
 class SecurityHeaders:
-    """Strict headers on every answer under /redaktion/ (HSTS under HTTPS)."""
+    """The workspace's own headers on every answer under /redaktion/ (HSTS under HTTPS)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app

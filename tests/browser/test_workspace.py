@@ -362,7 +362,7 @@ def test_an_answer_written_in_the_workspace_appears_on_the_page(page, service, i
     page.goto(f"/{inbox.version}/{inbox.section['url']}")
     answer = page.locator(".fb-comment.fb-editors").filter(has_text=f"{inbox.marker}: Die Vorlage folgt.")
     expect(answer).to_have_count(1)
-    expect(answer.locator(".fb-editors-label")).to_have_text("Antwort der Redaktion")
+    expect(answer.locator(".fb-badge")).to_have_text("Antwort der Redaktion")
     expect(answer.locator(".fb-author")).to_have_text("Redaktion")
     question = page.locator(".fb-comments > li").filter(has_text=f"{inbox.marker}: Gibt es die Vorlage")
     expect(question.locator(".fb-replies .fb-editors")).to_have_count(1)
