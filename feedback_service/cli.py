@@ -18,7 +18,7 @@ from typing import Callable
 
 from feedback_formats import KIND_NAMES, KINDS, write_atomic
 
-from . import accounts, audit, backup, comments, db, moderation, notify, sync
+from . import accounts, audit, backup, comments, db, moderation, notify, ratings, sync
 from .config import ADMIN_TOKEN_FILE, Config, ConfigError, load_config, redact_url, with_admin_token, with_secret
 from .errors import ApiError
 from .sections import SectionCatalog
@@ -228,9 +228,10 @@ def _corrections(args: argparse.Namespace, config: Config) -> int:
     database = db.Database(config.database_url)
     database.migrate()
     status = None if args.status == "all" else args.status
+    catalog = SectionCatalog(config.site_dir)
     with database.session(write=False) as conn:
-        rows = moderation.listing(conn, SectionCatalog(config.site_dir), status, "correction")
-    report = moderation.corrections_report(rows)
+        rows = moderation.listing(conn, catalog, status, "correction")
+        report = ratings.edition_report(conn, catalog, rows)
     if args.output is None:
         sys.stdout.write(report)
     else:
@@ -392,8 +393,8 @@ COMMANDS: list[Command] = [
     Command("serve", "Dienst starten (Website und API)", _configure_serve, _serve),
     Command("moderate", "Beiträge anzeigen, freigeben, ablehnen, löschen",
             _configure_moderate, _moderate),
-    Command("corrections", "Fehlermeldungen als Markdown-Bericht für die nächste Ausgabe",
-            _configure_corrections, _corrections),
+    Command("corrections", "Fehlermeldungen und die Antworten auf „War diese Seite hilfreich?“ als "
+            "Markdown-Bericht für die nächste Ausgabe", _configure_corrections, _corrections),
     Command("purge", "Abgelaufene Daten jetzt löschen", _no_options, _purge),
     Command("migrate", "Datenbankschema auf den neuesten Stand bringen", _no_options, _migrate),
     Command("editors", "Konten der Redaktion für den Arbeitsbereich /redaktion/",

@@ -62,7 +62,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FEEDBACK_RATE_LIMIT",
         "10/600",
-        "Neue Kommentare je Client-Adresse: `N/SEKUNDEN` (höchstens 86400 Sekunden), "
+        "Neue Kommentare je Client-Adresse (Antworten auf „War diese Seite hilfreich?“ zählen "
+        "getrennt, mit derselben Grenze): `N/SEKUNDEN` (höchstens 86400 Sekunden), "
         "`0` schaltet die Begrenzung ab.",
     ),
     Setting(

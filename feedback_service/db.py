@@ -141,9 +141,25 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         "DROP TABLE rate_secrets; DELETE FROM rate_events",
     ),
     (
+        # "War diese Seite hilfreich?": the answer and its reason, and nothing
+        # about who gave it; the day is precise enough for any count.
+        "0009_ratings",
+        """
+        CREATE TABLE ratings (
+            seq {identity},
+            doc TEXT NOT NULL,
+            version TEXT NOT NULL,
+            helpful TEXT NOT NULL CHECK (helpful IN ('yes', 'no')),
+            reason TEXT NOT NULL,
+            created TEXT NOT NULL
+        );
+        CREATE INDEX ratings_by_page ON ratings (version, doc)
+        """,
+    ),
+    (
         # The editors' workspace: editorial answers (role), the reason kept with
         # a rejection, and how far a correction or barrier report has come.
-        "0009_workspace_comments",
+        "0010_workspace_comments",
         """
         ALTER TABLE comments ADD COLUMN role TEXT NOT NULL DEFAULT 'reader'
             CHECK (role IN ('reader', 'editors'));
@@ -156,7 +172,7 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         """,
     ),
     (
-        "0010_editors",
+        "0011_editors",
         """
         CREATE TABLE editors (
             name TEXT PRIMARY KEY,
@@ -739,6 +755,21 @@ def rate_events(conn: Connection, client: str, since_ms: int) -> list[int]:
 
 def add_rate_event(conn: Connection, client: str, at_ms: int) -> None:
     conn.execute("INSERT INTO rate_events (client, at) VALUES (?, ?)", (client, at_ms))
+
+
+def insert_rating(conn: Connection, doc: str, version: str, helpful: str, reason: str, day: str) -> None:
+    conn.execute(
+        "INSERT INTO ratings (doc, version, helpful, reason, created) VALUES (?, ?, ?, ?, ?)",
+        (doc, version, helpful, reason, day),
+    )
+
+
+def rating_counts(conn: Connection) -> list[dict]:
+    """How often each page of each edition was answered how, and with which reason."""
+    return conn.all(
+        "SELECT version, doc, helpful, reason, COUNT(*) AS count FROM ratings "
+        "GROUP BY version, doc, helpful, reason ORDER BY version, doc, helpful, reason"
+    )
 
 
 def purge(conn: Connection, rejected_before: str, expired_before_ms: int) -> dict[str, int]:
