@@ -26,7 +26,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from feedback_formats import KINDS, MAX_BODY
 
-from . import audit, comments, db, moderation, pages, ratings, reader_status, workspace
+from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, workspace
 from .config import Config, load_config, normalise_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -62,6 +62,7 @@ class Service:
         self.limiter = RateLimiter(config.rate_limit, self.config.secret)
         self.admin_failures = FailureThrottle(self.limiter, *config.login_limit)
         self.public = comments.PublicComments()
+        self.notifier = notify.Notifier(config.notifications, self.writer, self.reads, self.catalog)
         self._loop_connection: db.Connection | None = None
 
     def loop_connection(self) -> db.Connection:
@@ -170,7 +171,9 @@ async def post_comment(request: Request) -> Response:
         if is_honeypot(fields):
             log.info("honeypot filled; submission dropped")
             return _acknowledge(request, is_form, return_to, fields, comments.honeypot_answer(service.config.secret))
-        submission = validate_submission(fields, service.catalog, service.config.max_links)
+        submission = validate_submission(
+            fields, service.catalog, service.config.max_links, service.config.notifications
+        )
         idempotency = comments.IdempotencyKey.from_header(request.headers.get("idempotency-key"))
         job = comments.create_job(
             submission, client_address(request), service.limiter, idempotency, service.config.secret
@@ -182,6 +185,7 @@ async def post_comment(request: Request) -> Response:
                 raise
             # The same key was committed by a concurrent request meanwhile: replay it.
             status, answer = await service.writer.run(job)
+        service.notifier.wake()
     except (ApiError, ValidationFailed) as exc:
         if not is_form:
             raise
@@ -416,9 +420,9 @@ def _moderate(action):
     async def endpoint(request: Request) -> Response:
         service = require_admin(request)
         comment_id = request.path_params["comment_id"]
-        return JSONResponse(
-            await service.writer.run(lambda conn: action(conn, comment_id, editor=audit.API))
-        )
+        answer = await service.writer.run(lambda conn: action(conn, comment_id, editor=audit.API))
+        service.notifier.wake()
+        return JSONResponse(answer)
 
     return endpoint
 
@@ -427,6 +431,42 @@ async def admin_export(request: Request) -> Response:
     service = require_admin(request)
     since = moderation.parse_cursor(request.query_params.get("since"))
     return JSONResponse(await service.snapshot(lambda conn: moderation.export(conn, since)))
+
+
+# -- Readers' notification links -----------------------------------------------------
+
+def subscription_page(action: str):
+    """Confirm or unsubscribe: GET shows a button, only POST acts.
+
+    Mail scanners follow links with GET; a POST comes from the reader's button,
+    or, for unsubscribing, from the mail program's one-click (RFC 8058).
+    """
+
+    async def endpoint(request: Request) -> Response:
+        service = _service(request)
+        token = request.query_params.get("token", "")
+        if request.method == "POST" and not token:
+            fields = parse_body(request.headers.get("content-type"), await read_body(request))
+            token = fields.get("token") if isinstance(fields.get("token"), str) else ""
+        if request.method == "GET":
+            found = await service.read(lambda conn: notify.find_subscription(conn, token))
+            state = "ask" if found is not None else "unknown"
+            if action == "confirm" and found is not None and found["confirmed"] is not None:
+                state = "done"
+        elif action == "confirm":
+            found = await service.writer.run(lambda conn: notify.confirm(conn, token))
+            state = "done" if found is not None else "unknown"
+        else:
+            await service.writer.run(lambda conn: notify.unsubscribe(conn, token))
+            state = "done"
+        service.notifier.wake()
+        return pages.templates.TemplateResponse(
+            request, "notify_page.html", {"action": action, "state": state, "token": token},
+            status_code=404 if state == "unknown" and action == "confirm" else 200,
+            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        )
+
+    return endpoint
 
 
 # -- Site ------------------------------------------------------------------------
@@ -602,6 +642,11 @@ ROUTES = [
     Route(WITHDRAW_PATH, own_withdraw, methods=["POST"]),
     Route("/rueckmeldung/{rest:path}", no_such_route),
 ]
+# Pages for people (not in the OpenAPI document).
+PAGES = [
+    Route(notify.CONFIRM_PATH, subscription_page("confirm"), methods=["GET", "POST"]),
+    Route(notify.UNSUBSCRIBE_PATH, subscription_page("unsubscribe"), methods=["GET", "POST"]),
+]
 
 
 async def _purge(service: Service) -> None:
@@ -639,6 +684,7 @@ def create_app(config: Config | None = None) -> Starlette:
             raise RuntimeError(f"Die Datenbank nimmt keine Daten an: {exc}") from exc
         await _purge(service)
         purger = asyncio.create_task(_purge_periodically(service))
+        service.notifier.start()
         # What startup made (modules, templates, the schemas' validators) lives as long as the
         # process: kept out of every garbage collection, it no longer costs each request time.
         gc.freeze()
@@ -646,6 +692,7 @@ def create_app(config: Config | None = None) -> Starlette:
             yield
         finally:
             purger.cancel()
+            await service.notifier.stop()
             service.close()
 
     middleware = []
@@ -657,7 +704,7 @@ def create_app(config: Config | None = None) -> Starlette:
     # Outermost of all: every answer carries the security headers, the guard's 403 too.
     middleware.insert(0, Middleware(SecurityHeaders))
     app = Starlette(
-        routes=[*ROUTES, *workspace.mount(), Mount("/", app=SiteFiles(service.config.site_dir))],
+        routes=[*ROUTES, *PAGES, *workspace.mount(), Mount("/", app=SiteFiles(service.config.site_dir))],
         middleware=middleware,
         exception_handlers={
             ApiError: on_api_error,

@@ -18,7 +18,7 @@ from typing import Callable
 
 from feedback_formats import KIND_NAMES, KINDS, write_atomic
 
-from . import accounts, audit, backup, comments, db, moderation, ratings, sync
+from . import accounts, audit, backup, comments, db, moderation, notify, ratings, sync
 from .config import ADMIN_TOKEN_FILE, Config, ConfigError, load_config, redact_url, with_admin_token, with_secret
 from .errors import ApiError
 from .sections import SectionCatalog
@@ -109,6 +109,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         f"  {_python()} -m feedback_service moderate list",
         f"  {_python()} -m feedback_service moderate approve <ID>",
         "",
+        notify.summary(config.notifications),
         "Beenden mit Strg+C.",
     ]
     if args.sync_every:

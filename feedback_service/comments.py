@@ -13,7 +13,7 @@ from typing import Callable
 
 from feedback_formats import utc_timestamp
 
-from . import db
+from . import db, notify
 from .audit import AUTHOR
 from .errors import ApiError, ValidationFailed, field_error
 from .moderation import remove_comment
@@ -127,7 +127,7 @@ def create_job(
         limiter.admit(conn, address)
         answer = _accepted(secret, new_comment_id())
         now = utc_timestamp()
-        db.insert_comment(conn, {
+        row = {
             "id": answer["id"],
             "section": submission.section,
             "version": submission.version,
@@ -140,7 +140,9 @@ def create_job(
             "created": now,
             "status_changed": now,
             "delete_token_hash": hash_token(answer["delete_token"]),
-        })
+        }
+        db.insert_comment(conn, row)
+        notify.submission_created(conn, row, subscribe=submission.notify)
         if lookup is not None:
             stored = json.dumps({"id": answer["id"], "status": answer["status"]})
             db.store_idempotent_answer(conn, lookup, fingerprint, 202, stored, int(time.time() * 1000))

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
+from .mail import SmtpServer, mail_address, parse_smtp_url
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -110,6 +112,54 @@ SETTINGS: tuple[Setting, ...] = (
         "Nach so vielen Minuten ohne Aktion endet die Anmeldung einer Redakteurin oder eines "
         "Redakteurs im Arbeitsbereich `/redaktion/` (höchstens 720).",
     ),
+    Setting(
+        "FEEDBACK_PUBLIC_URL",
+        "",
+        "Öffentliche Adresse des Dienstes (z. B. `https://handbuch.example.org`) für die Links "
+        "in E-Mails: Warteschlange, Bestätigen, Abbestellen. Leer: `FEEDBACK_SERVICE_URL`.",
+    ),
+    Setting(
+        "FEEDBACK_SMTP_URL",
+        "",
+        "Mailserver für Benachrichtigungen: `smtp://[benutzer:passwort@]host:port`, "
+        "`smtps://…` für TLS, `?starttls=1` für STARTTLS. Leer: keine E-Mails.",
+    ),
+    Setting(
+        "FEEDBACK_MAIL_FROM",
+        "",
+        "Absenderadresse der Benachrichtigungen, z. B. `Handbuch-Redaktion "
+        "<redaktion@example.org>`; nötig, sobald `FEEDBACK_SMTP_URL` gesetzt ist.",
+    ),
+    Setting(
+        "FEEDBACK_NOTIFY_EMAILS",
+        "",
+        "Adressen der Redaktion (kommagetrennt): eine E-Mail für jeden neuen Beitrag "
+        "(oder eine Sammelmail, siehe `FEEDBACK_NOTIFY_DIGEST`).",
+    ),
+    Setting(
+        "FEEDBACK_NOTIFY_DIGEST",
+        "immediate",
+        "Wann die Redaktion benachrichtigt wird: `immediate` (eine E-Mail je Beitrag), "
+        "`hourly` (zur vollen Stunde gesammelt) oder `daily` (täglich um 7 Uhr deutscher Zeit).",
+    ),
+    Setting(
+        "FEEDBACK_WEBHOOK_URL",
+        "",
+        "Adresse, an die der Dienst für jeden neuen Beitrag ein JSON-POST schickt "
+        "(z. B. ein Chat-Werkzeug); verlangt `FEEDBACK_WEBHOOK_SECRET`.",
+    ),
+    Setting(
+        "FEEDBACK_WEBHOOK_SECRET",
+        "",
+        "Geheimer Schlüssel, mit dem jeder Webhook-Aufruf per HMAC-SHA256 signiert wird "
+        "(Kopfzeile `X-Feedback-Signature`).",
+    ),
+    Setting(
+        "FEEDBACK_NOTIFY_RETRY",
+        "30/3600",
+        "Wartezeit vor dem ersten und höchstens vor jedem weiteren Zustellversuch, "
+        "`ERSTE/HÖCHSTENS` in Sekunden; sie verdoppelt sich mit jedem Fehlschlag.",
+    ),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -123,6 +173,31 @@ MAX_IDLE_MINUTES = 720
 
 class ConfigError(ValueError):
     """A setting has a value the service cannot use; the message names it."""
+
+
+DIGEST_MODES = ("immediate", "hourly", "daily")
+
+
+@dataclass(frozen=True)
+class Notifications:
+    """Where notifications go; empty values switch a channel off."""
+
+    smtp: SmtpServer | None = None
+    mail_from: str = ""
+    editors: tuple[str, ...] = ()
+    digest: str = "immediate"
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    public_url: str = _DEFAULTS["FEEDBACK_SERVICE_URL"]
+    retry: tuple[float, float] = (30.0, 3600.0)
+
+    @property
+    def mails_editors(self) -> bool:
+        return self.smtp is not None and bool(self.editors)
+
+    @property
+    def mails_readers(self) -> bool:
+        return self.smtp is not None
 
 
 @dataclass(frozen=True)
@@ -141,6 +216,7 @@ class Config:
     secret: str = ""
     editors_name: str = _DEFAULTS["FEEDBACK_EDITORS_NAME"]
     session_idle_seconds: int = int(_DEFAULTS["FEEDBACK_SESSION_IDLE_MINUTES"]) * 60
+    notifications: Notifications = Notifications()
 
 
 def _value(environ: Mapping[str, str], name: str) -> str:
@@ -251,6 +327,67 @@ def _parse_editors_name(value: str) -> str:
     return value
 
 
+def _parse_mail_from(value: str, smtp: SmtpServer | None) -> str:
+    if smtp is not None and not value:
+        raise ConfigError("FEEDBACK_MAIL_FROM fehlt: Mit FEEDBACK_SMTP_URL braucht der Dienst "
+                          "eine Absenderadresse.")
+    if value and mail_address(value) is None:
+        raise ConfigError(f"FEEDBACK_MAIL_FROM={value!r} ist keine E-Mail-Adresse")
+    return value
+
+
+def _parse_editors(value: str) -> tuple[str, ...]:
+    addresses = tuple(filter(None, (part.strip() for part in value.split(","))))
+    for address in addresses:
+        if mail_address(address) is None:
+            raise ConfigError(f"FEEDBACK_NOTIFY_EMAILS: {address!r} ist keine E-Mail-Adresse")
+    return addresses
+
+
+def _parse_retry(value: str) -> tuple[float, float]:
+    first, sep, most = value.partition("/")
+    try:
+        retry = (float(first), float(most)) if sep else None
+    except ValueError:
+        retry = None
+    if retry is None or not 0 < retry[0] <= retry[1]:
+        raise ConfigError(
+            f"FEEDBACK_NOTIFY_RETRY={value!r}: erwartet wird ERSTE/HÖCHSTENS in Sekunden "
+            "mit 0 < ERSTE ≤ HÖCHSTENS, z. B. 30/3600."
+        )
+    return retry
+
+
+def _parse_notifications(env: Mapping[str, str]) -> Notifications:
+    try:
+        smtp = parse_smtp_url(_value(env, "FEEDBACK_SMTP_URL"))
+    except ValueError as exc:
+        raise ConfigError(f"FEEDBACK_SMTP_URL: {exc}") from None
+    digest = _value(env, "FEEDBACK_NOTIFY_DIGEST") or "immediate"
+    if digest not in DIGEST_MODES:
+        raise ConfigError(
+            f"FEEDBACK_NOTIFY_DIGEST={digest!r}: erwartet wird {', '.join(DIGEST_MODES)}"
+        )
+    webhook_url, secret = _value(env, "FEEDBACK_WEBHOOK_URL"), _value(env, "FEEDBACK_WEBHOOK_SECRET")
+    if webhook_url and urlsplit(webhook_url).scheme not in ("http", "https"):
+        raise ConfigError(f"FEEDBACK_WEBHOOK_URL={webhook_url!r}: erwartet wird http(s)://…")
+    if webhook_url and not secret:
+        raise ConfigError("FEEDBACK_WEBHOOK_SECRET fehlt: Webhooks werden nur signiert verschickt.")
+    public_url = _value(env, "FEEDBACK_PUBLIC_URL") or _value(env, "FEEDBACK_SERVICE_URL")
+    if normalise_origin(public_url) is None:
+        raise ConfigError(f"FEEDBACK_PUBLIC_URL={public_url!r}: erwartet wird http(s)://host…")
+    return Notifications(
+        smtp=smtp,
+        mail_from=_parse_mail_from(_value(env, "FEEDBACK_MAIL_FROM"), smtp),
+        editors=_parse_editors(_value(env, "FEEDBACK_NOTIFY_EMAILS")),
+        digest=digest,
+        webhook_url=webhook_url,
+        webhook_secret=secret,
+        public_url=public_url.rstrip("/"),
+        retry=_parse_retry(_value(env, "FEEDBACK_NOTIFY_RETRY")),
+    )
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Read every setting from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
@@ -269,6 +406,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         secret=_value(env, "FEEDBACK_SECRET"),
         editors_name=_parse_editors_name(_value(env, "FEEDBACK_EDITORS_NAME")),
         session_idle_seconds=_parse_idle_minutes(_value(env, "FEEDBACK_SESSION_IDLE_MINUTES")),
+        notifications=_parse_notifications(env),
     )
 
 

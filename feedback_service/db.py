@@ -206,6 +206,45 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX audit_log_by_comment ON audit_log (comment_id)
         """,
     ),
+    (
+        # Notifications waiting for the sender (feedback_service/outbox.py); times in ms.
+        "0011_outbox",
+        """
+        CREATE TABLE outbox (
+            id {identity},
+            event TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created BIGINT NOT NULL,
+            due BIGINT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'sent', 'dropped', 'failed')),
+            lease_owner TEXT,
+            lease_until BIGINT,
+            finished BIGINT,
+            last_error TEXT
+        );
+        CREATE INDEX outbox_due ON outbox (state, channel, due)
+        """,
+    ),
+    (
+        # Readers who asked to hear back (feedback_service/notify.py): deleted when no
+        # mail is due any more, and with their comment (by the code that deletes it: no
+        # foreign key, so a later rebuild of the comments table cannot take them along).
+        "0012_subscriptions",
+        """
+        CREATE TABLE subscriptions (
+            comment_id TEXT PRIMARY KEY,
+            email TEXT NOT NULL,
+            token TEXT NOT NULL UNIQUE,
+            created BIGINT NOT NULL,
+            confirmed BIGINT,
+            answer_id TEXT,
+            expires BIGINT NOT NULL
+        )
+        """,
+    ),
 )
 
 _IDENTITY = {

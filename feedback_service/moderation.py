@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 from feedback_formats import MAX_TEXT, PRIVATE_KINDS, utc_timestamp
 
-from . import audit, db
+from . import audit, db, notify
 from .errors import ApiError
 from .schemas import PROGRESS, has_control_characters
 from .sections import SectionCatalog
@@ -77,9 +77,11 @@ def approve(conn: db.Connection, comment_id: str, editor: str) -> dict:
         )
     if row["status"] != "approved":
         _publish(conn, row)
+        notify.comment_published(conn, comment_id)
         for answer in _editors_answers(conn, comment_id):
             if answer["status"] == "pending":
                 _publish(conn, answer)
+                notify.comment_answered(conn, comment_id, answer["id"])
         audit.record(conn, editor, "approve", row)
     return {"id": comment_id, "status": "approved"}
 
@@ -105,6 +107,7 @@ def reject(conn: db.Connection, comment_id: str, editor: str, reason: str = "") 
         )
     if row["status"] != "rejected":
         _withhold(conn, row, "rejected")
+        notify.comment_withdrawn(conn, comment_id)
         conn.execute("UPDATE comments SET reason = ? WHERE id = ?", (reason, comment_id))
         for answer in _editors_answers(conn, comment_id):
             if answer["status"] == "approved":
@@ -123,6 +126,7 @@ def remove_comment(conn: db.Connection, row: dict, actor: str, action: str = "de
         if _is_public(answer):
             db.record_change(conn, answer["id"], "delete")
     orphans = db.delete_comment(conn, row["id"])
+    notify.comment_withdrawn(conn, row["id"])
     if _is_public(row):
         db.record_change(conn, row["id"], "delete")
     for orphan in orphans:
@@ -182,6 +186,7 @@ def answer(
     })
     if row["status"] == "approved":
         _publish(conn, _existing(conn, answer_id))
+        notify.comment_answered(conn, comment_id, answer_id)
     audit.record(conn, editor, "answer", row, answer_id)
     return {"id": answer_id, "reply_to": comment_id,
             "status": "approved" if row["status"] == "approved" else "pending"}
@@ -300,10 +305,11 @@ def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
 
 
 def purge(conn: db.Connection) -> dict[str, int]:
-    """Delete rejected comments after 30 days, idempotency keys and rate data after 24 h."""
+    """Delete rejected comments after 30 days, idempotency keys and rate data after 24 h,
+    and notification data no mail is due for any more."""
     rejected_before = utc_timestamp(datetime.now(timezone.utc) - REJECTED_RETENTION)
     expired_before_ms = int(time.time() * 1000) - 24 * 3600 * 1000
-    return db.purge(conn, rejected_before, expired_before_ms)
+    return {**db.purge(conn, rejected_before, expired_before_ms), **notify.purge(conn)}
 
 
 # What could turn a reader's words into markup: emphasis, code, links and

@@ -22,6 +22,8 @@ from feedback_formats import (
     MAX_REASON, MAX_TEXT, ROLES,
 )
 
+from .notify import refusal
+
 COMMENT_ID = re.compile(r"c_[0-9A-Z]{26}")
 MAX_ID = 200  # characters of a section or version repeated in an error message
 _LINK = re.compile(r"(?:https?://|www\.)\S", re.IGNORECASE)
@@ -180,6 +182,16 @@ def _repliable(reply_to: str, info: ValidationInfo) -> str | None:
     return reply_to
 
 
+def _notify_possible(notify: object, info: ValidationInfo) -> bool:
+    wanted = notify is True or notify == "on"
+    settings = (info.context or {}).get("notifications")
+    if wanted and settings is not None and "email" in info.data and "kind" in info.data:
+        error = refusal(info.data["kind"], info.data["email"], settings)
+        if error is not None:
+            raise invalid(error.code, error.message, error.field)
+    return wanted
+
+
 def _default_kind(kind: object) -> object:
     """A missing or empty kind is a comment."""
     if isinstance(kind, str):
@@ -187,8 +199,9 @@ def _default_kind(kind: object) -> object:
     return DEFAULT_KIND if kind is None else kind
 
 
-# The fields of a submission that are stored (the rest only steer the request).
-_STORED = ("section", "version", "text", "author", "email", "kind", "reply_to")
+# The fields of a submission that are stored (the rest only steer the request); notify
+# stores the reader's subscription.
+_STORED = ("section", "version", "text", "author", "email", "kind", "reply_to", "notify")
 
 
 class Submission(BaseModel):
@@ -212,6 +225,11 @@ class Submission(BaseModel):
                                   "Pflicht für comment",
                                   json_schema_extra={"oneOf": [{"type": "boolean"}, {"const": "on"}]}),
                        AfterValidator(_consented)] = None
+    notify: Annotated[Any, Field(description="true (JSON) oder \"on\" (Formular): per E-Mail benachrichtigen, "
+                                 "wenn der Kommentar veröffentlicht oder beantwortet wird (mit Bestätigung; "
+                                 "braucht email)",
+                                 json_schema_extra={"oneOf": [{"type": "boolean"}, {"const": "on"}]}),
+                      AfterValidator(_notify_possible)] = False
     reply_to: Annotated[str, *_text(description="ID eines freigegebenen Kommentars desselben Abschnitts"),
                         AfterValidator(_repliable)] = None
     website: Annotated[Any, Field(description="Honeypot, muss leer bleiben", json_schema_extra={"type": "string"})] = None

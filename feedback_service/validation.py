@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from feedback_formats import KIND_NAMES
 
-from .config import normalise_origin
+from .config import Notifications, normalise_origin
 from .errors import ApiError, ValidationFailed, field_error
 from .schemas import REASON_SEPARATOR, Rating, Submission, field_title, has_control_characters
 from .sections import SectionCatalog
@@ -128,9 +128,12 @@ def _api_error(error: dict) -> ApiError:
     return field_error("invalid_value", f"Das Feld „{title}“ ist ungültig.", field)
 
 
-def validate_submission(data: dict, catalog: SectionCatalog, max_links: int) -> Submission:
+def validate_submission(
+    data: dict, catalog: SectionCatalog, max_links: int, notifications: Notifications | None = None,
+) -> Submission:
     """A checked submission, or ValidationFailed listing every invalid field."""
-    return _validated(Submission, data, {"catalog": catalog, "max_links": max_links})
+    context = {"catalog": catalog, "max_links": max_links, "notifications": notifications or Notifications()}
+    return _validated(Submission, data, context)
 
 
 def validate_rating(data: dict, catalog: SectionCatalog) -> Rating:

@@ -61,6 +61,9 @@ SUBMISSION_FIELDS: tuple[SubmissionField, ...] = (
     SubmissionField("consent", "Einwilligung",
                     "Ich bin einverstanden, dass mein Kommentar mit dem angegebenen Namen veröffentlicht wird "
                     "(nicht nötig beim Melden eines Fehlers).", "checkbox"),
+    SubmissionField("notify", "Benachrichtigung",
+                    "Benachrichtigen Sie mich, wenn mein Beitrag veröffentlicht oder beantwortet wird "
+                    "(nur mit E-Mail-Adresse; zuerst kommt eine E-Mail zur Bestätigung).", "checkbox"),
     SubmissionField("website", "Website", "Website (bitte leer lassen)", "honeypot"),
     SubmissionField("section", "Abschnitt", "Abschnitt", "hidden", required=True),
     SubmissionField("version", "Ausgabe", "Ausgabe", "hidden", required=True),

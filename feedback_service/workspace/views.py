@@ -270,6 +270,7 @@ async def _act(request: Request, form, job, code: str, session, count=None) -> R
         await service.writer.run(job)
     except ApiError as exc:
         return error_page(request, exc.status, exc.message, session)
+    service.notifier.wake()  # an approval or an answer may have a reader's mail waiting
     if wants_json(request):
         return JSONResponse({"message": DONE[code].format(n=count)})
     return RedirectResponse(_with_done(_back(form), code, count), status_code=303)

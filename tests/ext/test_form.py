@@ -25,7 +25,7 @@ def test_form_posts_every_field_the_service_expects(build):
     assert form["action"] == "/api/v1/comments"
     named = fields(form)
     assert set(named) == {
-        "text", "author", "email", "kind", "consent", "website", "section", "version", "return_to"}
+        "text", "author", "email", "kind", "consent", "notify", "website", "section", "version", "return_to"}
     assert named["text"][0].name == "textarea" and named["text"][0].has_attr("required")
     assert named["author"][0]["autocomplete"] == "name"
     assert named["author"][0]["maxlength"] == "80"
@@ -37,6 +37,10 @@ def test_form_posts_every_field_the_service_expects(build):
     consent = named["consent"][0]
     assert (consent["type"], consent["value"]) == ("checkbox", "on")
     assert not consent.has_attr("required"), "corrections need no consent"
+    notify = named["notify"][0]
+    assert (notify["type"], notify["value"]) == ("checkbox", "on") and not notify.has_attr("checked")
+    assert form.select_one(f'label[for="{notify["id"]}"]').get_text().startswith(
+        "Benachrichtigen Sie mich, wenn mein Beitrag veröffentlicht oder beantwortet wird")
     hidden = {element["name"]: element["value"] for element in form.select('input[type="hidden"]')}
     assert hidden == {
         "section": "qualitaetskultur",
