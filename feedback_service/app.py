@@ -27,10 +27,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from feedback_formats import KINDS, MAX_BODY
 
 from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, workspace
-from .config import Config, load_config, normalise_origin, with_secret
+from .config import Config, load_config, normalise_origin, own_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
-from .ratelimit import FailureThrottle, RateLimiter
+from .ratelimit import FailureThrottle, RateLimiter, client_address
 from .schemas import COMMENT_ID, MAX_ID
 from .sections import SectionCatalog
 from .security import SecurityHeaders
@@ -91,17 +91,6 @@ class Service:
                 return query(conn)
 
         return await run_in_threadpool(run)
-
-
-def own_origin(scope: Scope) -> str | None:
-    """The origin the request was sent to (its scheme as a trusted proxy forwarded it)."""
-    host = Headers(scope=scope).get("host")
-    return normalise_origin(f"{scope.get('scheme', 'http')}://{host}") if host else None
-
-
-def client_address(request: Request) -> str:
-    """The reader's address (``ProxyHeadersMiddleware`` has put in what trusted proxies forwarded)."""
-    return request.client.host if request.client else "unknown"
 
 
 def _service(request: Request) -> Service:

@@ -18,7 +18,7 @@ from typing import Callable
 
 from feedback_formats import KIND_NAMES, KINDS, write_atomic
 
-from . import accounts, audit, backup, comments, db, moderation, notify, ratings, sync
+from . import accounts, audit, backup, db, ids, moderation, notify, ratings, sync
 from .config import ADMIN_TOKEN_FILE, Config, ConfigError, load_config, redact_url, with_admin_token, with_secret
 from .errors import ApiError
 from .sections import SectionCatalog
@@ -373,7 +373,7 @@ def _import(args: argparse.Namespace, config: Config) -> int:
         raise backup.BackupError(f"{args.file} lässt sich nicht als JSON lesen: {exc}") from exc
     counts = backup.import_data(
         db.Database(config.database_url), data,
-        lambda comment_id: comments.hash_token(comments.delete_token(secret, comment_id)),
+        lambda comment_id: ids.hash_token(ids.delete_token(secret, comment_id)),
         force=args.force,
     )
     print(f"Importiert: {_counts(counts)}. Danach einmal "

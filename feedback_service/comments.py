@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -16,43 +14,12 @@ from feedback_formats import utc_timestamp
 from . import db, notify
 from .audit import AUTHOR
 from .errors import ApiError, ValidationFailed, field_error
+from .ids import keyed_digest, delete_token, hash_token, new_comment_id, token_matches
 from .moderation import remove_comment
 from .ratelimit import RateLimiter, client_network
 from .validation import Submission
 
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 MAX_IDEMPOTENCY_KEY = 200
-
-
-def new_comment_id() -> str:
-    """``c_`` + 26 Crockford base-32 digits: 48 bits of milliseconds, 80 random bits."""
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
-    digits = []
-    for _ in range(26):
-        value, digit = divmod(value, 32)
-        digits.append(_CROCKFORD[digit])
-    return "c_" + "".join(reversed(digits))
-
-
-def _hmac(secret: str, purpose: bytes, value: str) -> str:
-    return hmac.new(secret.encode(), purpose + b"\0" + value.encode(), hashlib.sha256).hexdigest()
-
-
-def delete_token(secret: str, comment_id: str) -> str:
-    """The token that lets a comment's author delete it: HMAC of the server secret and the id.
-
-    Only the answer to the submission names it; the database keeps a hash of
-    it, and a replayed answer derives it again.
-    """
-    return _hmac(secret, b"delete", comment_id)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def token_matches(token: str, stored_hash: str) -> bool:
-    return hmac.compare_digest(hash_token(token), stored_hash)
 
 
 @dataclass(frozen=True)
@@ -77,7 +44,7 @@ class IdempotencyKey:
 
     def lookup(self, secret: str, client: str) -> str:
         """Bound to the client's network: another client replaying the key gets nothing."""
-        return _hmac(secret, b"idempotency", client_network(client) + "\0" + self.key)
+        return keyed_digest(secret, b"idempotency", client_network(client) + "\0" + self.key)
 
 
 def request_hash(submission: Submission) -> str:

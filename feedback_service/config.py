@@ -240,6 +240,12 @@ def normalise_origin(value: str) -> str | None:
     return f"{parts.scheme}://{host}{suffix}"
 
 
+def own_origin(scope: dict) -> str | None:
+    """The origin an ASGI request was sent to (its scheme as a trusted proxy forwarded it)."""
+    host = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"host"), None)
+    return normalise_origin(f"{scope.get('scheme', 'http')}://{host}") if host else None
+
+
 def redact_url(url: str) -> str:
     """``url`` without its password, for printing."""
     parts = urlsplit(url)

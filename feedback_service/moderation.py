@@ -18,6 +18,7 @@ from feedback_formats import MAX_TEXT, PRIVATE_KINDS, utc_timestamp
 
 from . import audit, db, notify
 from .errors import ApiError
+from .ids import hash_token, new_comment_id
 from .schemas import PROGRESS, has_control_characters
 from .sections import SectionCatalog
 
@@ -164,7 +165,6 @@ def answer(
             422, "invalid_text",
             f"Die Antwort braucht 1 bis {MAX_TEXT} Zeichen ohne Steuerzeichen.", "text",
         )
-    from .comments import hash_token, new_comment_id  # comments imports this module
 
     answer_id = new_comment_id()
     now = utc_timestamp()

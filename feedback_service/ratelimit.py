@@ -33,6 +33,11 @@ IPV6_PREFIX = 64
 _WHAT = {"": "Kommentare"}
 
 
+def client_address(request) -> str:
+    """The reader's address (``ProxyHeadersMiddleware`` has put in what trusted proxies forwarded)."""
+    return request.client.host if request.client else "unknown"
+
+
 def client_network(address: str) -> str:
     """One spelling for one client: ``[::FFFF:1.2.3.4]:80`` → ``1.2.3.4``, IPv6 → its /64."""
     value = address.strip().lower()

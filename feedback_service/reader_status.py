@@ -22,7 +22,7 @@ from starlette.responses import Response
 from feedback_formats import KIND_NAMES, PRIVATE_KINDS, parse_timestamp
 
 from . import db
-from .comments import _hmac, token_matches
+from .ids import keyed_digest, token_matches
 from .sections import SectionCatalog, version_key
 
 COOKIE = "fb_own"
@@ -123,7 +123,7 @@ def owned(conn: db.Connection, claims: list[Claim]) -> list[dict]:
 def csrf_token(secret: str, claim: Claim, issued: int | None = None) -> str:
     issued = int(time.time()) if issued is None else issued
     bound = "\0".join((claim.comment_id, claim.token, str(issued)))
-    return f"{issued}.{_hmac(secret, b'withdraw', bound)}"
+    return f"{issued}.{keyed_digest(secret, b'withdraw', bound)}"
 
 
 def csrf_valid(secret: str, claim: Claim, value: str) -> bool:

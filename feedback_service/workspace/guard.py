@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import accounts
-from ..config import normalise_origin
+from ..config import normalise_origin, own_origin
 
 BASE = "/redaktion/"
 LOGIN = "/redaktion/anmelden"
@@ -89,7 +89,6 @@ def to_login(request: Request) -> RedirectResponse:
 
 def same_origin(request: Request) -> bool:
     """A form post from a page of this service (browsers send Origin with every POST)."""
-    from ..app import own_origin  # the app imports this module
 
     origin = request.headers.get("origin")
     return origin is None or normalise_origin(origin) == own_origin(request.scope)

@@ -19,6 +19,7 @@ from feedback_formats import KIND_NAMES, MAX_BODY
 
 from .. import accounts, audit, db, moderation
 from ..errors import ApiError
+from ..ratelimit import client_address
 from ..pages import templates
 from ..schemas import PROGRESS
 from ..sections import SectionCatalog
@@ -139,7 +140,6 @@ def _login_page(request: Request, status: int = 200, error: str = "", notice: st
 
 
 async def login(request: Request) -> Response:
-    from ..app import client_address  # the app imports this module
 
     form = await read_form(request)
     expected = request.cookies.get(guard.cookie_name(request, "anmeldung"), "")

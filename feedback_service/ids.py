@@ -1,0 +1,45 @@
+"""Comment ids and the tokens derived from them: one place for the service's identifiers.
+
+Readers' submissions (``comments``), the editors' answers (``moderation``) and
+the reader's status page all make or check them, so they depend on nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_comment_id() -> str:
+    """``c_`` + 26 Crockford base-32 digits: 48 bits of milliseconds, 80 random bits."""
+    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    digits = []
+    for _ in range(26):
+        value, digit = divmod(value, 32)
+        digits.append(_CROCKFORD[digit])
+    return "c_" + "".join(reversed(digits))
+
+
+def keyed_digest(secret: str, purpose: bytes, value: str) -> str:
+    return hmac.new(secret.encode(), purpose + b"\0" + value.encode(), hashlib.sha256).hexdigest()
+
+
+def delete_token(secret: str, comment_id: str) -> str:
+    """The token that lets a comment's author delete it: HMAC of the server secret and the id.
+
+    Only the answer to the submission names it; the database keeps a hash of
+    it, and a replayed answer derives it again.
+    """
+    return keyed_digest(secret, b"delete", comment_id)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def token_matches(token: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(hash_token(token), stored_hash)
