@@ -37,6 +37,7 @@ from typing import Callable, Iterator
 
 import requests
 from handbook_editions import SiteError, SiteReport, build_site
+from handbook_editions.progress import Progress
 
 from feedback_formats import Comment, CommentError, CommentsFileError, dump_comments, parse_comments, write_atomic
 
@@ -308,8 +309,12 @@ def _exclusive(lock: Path) -> Iterator[None]:
         yield
 
 
-def sync_once(exporter: Exporter, paths: SyncPaths, jobs: str = "auto") -> SyncResult:
-    """One complete merge; raises :class:`SyncError` having changed nothing."""
+def sync_once(exporter: Exporter, paths: SyncPaths, jobs: str = "auto",
+              progress: Progress | None = None) -> SyncResult:
+    """One complete merge; raises :class:`SyncError` having changed nothing.
+
+    ``progress`` hears of every build step (``make sync``); the periodic sync stays quiet.
+    """
     started = time.monotonic()
     with _exclusive(paths.lock):
         state = _read_state(paths.state)
@@ -336,7 +341,8 @@ def sync_once(exporter: Exporter, paths: SyncPaths, jobs: str = "auto") -> SyncR
         write_atomic(paths.comments, data)
         try:
             result.site = build_site(paths.site.absolute(), releases_file=paths.releases,
-                                     comments=paths.comments.absolute(), jobs=jobs, root=paths.project)
+                                     comments=paths.comments.absolute(), jobs=jobs, root=paths.project,
+                                     progress=progress)
         except BaseException as exc:
             current.restore()
             if isinstance(exc, SiteError):
@@ -444,10 +450,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", default="auto", help="parallele Sphinx-Prozesse je Ausgabe")
 
 
-def _once(exporter: Exporter, paths: SyncPaths, jobs: str) -> int:
+def _once(exporter: Exporter, paths: SyncPaths, jobs: str, progress: Progress | None = None) -> int:
     stamp = datetime.now().strftime("%H:%M:%S")
     try:
-        result = sync_once(exporter, paths, jobs=jobs)
+        result = sync_once(exporter, paths, jobs=jobs, progress=progress)
     except SyncError as exc:
         print(f"[{stamp}] FEHLER beim Abgleich: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
@@ -478,7 +484,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     try:
         exporter = ExportClient(config.service_url, config.admin_token)
         if args.every is None:
-            return _once(exporter, paths, args.jobs)
+            return _once(exporter, paths, args.jobs, Progress(sys.stdout))
         print(f"Abgleich mit {config.service_url} alle {args.every:g} s; beenden mit Strg+C.", flush=True)
         run_periodically(args.every, lambda: _once(exporter, paths, args.jobs), threading.Event())
     except SyncError as exc:
