@@ -15,7 +15,8 @@ from feedback_formats.manifest import manifest_path
 
 from .build import build_site
 from .progress import Progress
-from .releases import RELEASES_FILE, SiteError, find_root
+from .release import make_release, release_notes, reports_taken_into
+from .releases import RELEASES_FILE, SiteError, find_release, find_root, read_releases
 
 # The merged comments file the sync writes (conf.py's feedback_comments_path).
 # Every build names it explicitly, so `make site` and the sync share one
@@ -51,8 +52,6 @@ def _parser() -> argparse.ArgumentParser:
 def _taken(version: str):
     from feedback_service.config import load_config
 
-    from .release import reports_taken_into
-
     return reports_taken_into(version, load_config(os.environ).database_url)
 
 
@@ -68,16 +67,17 @@ def main(argv: list[str] | None = None) -> int:
             report = build_site(out, releases_file=releases, comments=comments, jobs=args.jobs, progress=progress)
             print(f"Website gebaut: {out}\n{report.summary()}")
             return 0
-        from .release import make_release, release_notes
-
         if args.command == "release":
             release = make_release(root, args.version, args.title, site=out, comments=comments,
                                    progress=progress, jobs=args.jobs)
             print(f"\nAusgabe {release.version} veröffentlicht: Tag {release.ref}, eingetragen in {RELEASES_FILE}.\n"
                   f"Übertragen Sie beides: git push && git push origin {release.ref}\n")
-        elif not manifest_path(out / args.version).is_file():
-            print(f"Die Website unter {out} hat Ausgabe {args.version} noch nicht: sie wird gebaut.")
-            build_site(out, releases_file=releases, comments=comments, jobs=args.jobs, progress=progress)
+        else:
+            # An unknown edition is refused before anything is built.
+            find_release(read_releases(releases), args.version)
+            if not manifest_path(out / args.version).is_file():
+                print(f"Die Website unter {out} hat Ausgabe {args.version} noch nicht: sie wird gebaut.")
+                build_site(out, releases_file=releases, comments=comments, jobs=args.jobs, progress=progress)
         print(release_notes(root, args.version, out, _taken(args.version)), end="")
     except SiteError as exc:
         print(f"FEHLER: {exc}", file=sys.stderr)

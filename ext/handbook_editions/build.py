@@ -27,7 +27,7 @@ from feedback_formats.manifest import load_manifest, manifest_path
 
 from .progress import Progress, Silent
 from .publish import PDF_NAME, publish
-from .releases import Release, SiteError, git, read_releases, resolve_commits
+from .releases import Release, SiteError, git, read_releases, resolve_commits, short_ref
 
 SPHINX_OPTS = ["--fail-on-warning", "--keep-going"]
 # What renders a PDF besides the edition's own text: the project's conf.py and
@@ -249,7 +249,7 @@ def build_site(out: Path, *, releases_file: Path, comments: Path, jobs: str = "a
         trees = {}
         for version, edition in editions.items():
             commit, found_by = commits[version]
-            with progress.step(version, f"Quelltexte aus {edition.release.ref}") as step:
+            with progress.step(version, f"Quelltexte aus {short_ref(edition.release.ref)}") as step:
                 if found_by != edition.release.ref:
                     step["result"] = f"{edition.release.ref} fehlt hier, aus Commit {commit[:12]} gebaut"
                 trees[version] = edition.export_sources(commit)

@@ -25,7 +25,7 @@ from .build import build_site, check_html, check_pdf, edition_env, run_sphinx
 from .changes import compare_sections
 from .progress import Progress
 from .publish import PDF_NAME
-from .releases import (RELEASES_FILE, VERSION_PATTERN, Release, SiteError, git, read_releases,
+from .releases import (RELEASES_FILE, VERSION_PATTERN, Release, SiteError, find_release, git, read_releases,
                        record_release)
 
 TAG_PREFIX = "v"
@@ -139,10 +139,7 @@ def _section_line(entry) -> str:
 def release_notes(root: Path, version: str, site: Path, taken: TakenReports) -> str:
     """The notes of a recorded edition: its sections against the edition before it, and the reports it took in."""
     releases = read_releases(root / RELEASES_FILE)
-    versions = [release.version for release in releases]
-    if version not in versions:
-        raise SiteError(f"Ausgabe {version} steht nicht in {RELEASES_FILE} (dort: {', '.join(versions)}).")
-    index = versions.index(version)
+    index = find_release(releases, version)
     release = releases[index]
     previous = releases[index + 1] if index + 1 < len(releases) else None
     try:

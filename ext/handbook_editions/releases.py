@@ -69,6 +69,14 @@ def read_releases(path: Path) -> list[Release]:
     return [releases[i] for i in order]
 
 
+def find_release(releases: list[Release], version: str) -> int:
+    """Where ``version`` is in ``releases`` (newest first); SiteError naming the known ones."""
+    versions = [release.version for release in releases]
+    if version not in versions:
+        raise SiteError(f"Ausgabe {version} steht nicht in {RELEASES_FILE} (dort: {', '.join(versions)}).")
+    return versions.index(version)
+
+
 def record_release(path: Path, release: Release) -> None:
     """Append ``release`` to ``releases.toml``, leaving what the file says above it untouched."""
     # A JSON string with its characters unescaped is a valid TOML basic string.
@@ -88,6 +96,11 @@ def git(root: Path, *args: str, binary: bool = False):
         error = result.stderr if not binary else result.stderr.decode(errors="replace")
         raise SiteError(f"git {' '.join(args)}: {error.strip()}")
     return result.stdout
+
+
+def short_ref(ref: str) -> str:
+    """A tag as it is, a commit id shortened for people."""
+    return ref[:12] if re.fullmatch(r"[0-9a-f]{13,64}", ref) else ref
 
 
 def _commit_of(root: Path, name: str) -> str | None:
