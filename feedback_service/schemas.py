@@ -9,7 +9,6 @@ the extension's form and these checks cannot drift apart.
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -28,10 +27,14 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 STATUSES = ("pending", "approved", "rejected")
 
 
+# Unicode's control characters (category Cc) and lone surrogates (Cs); text may hold tab and newline.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 def has_control_characters(value: str, multiline: bool) -> bool:
     """Control characters (newline and tab allowed in text) or lone surrogates."""
-    allowed = "\n\t" if multiline else ""
-    return any(unicodedata.category(char) in ("Cc", "Cs") and char not in allowed for char in value)
+    return (_CONTROL_IN_TEXT if multiline else _CONTROL).search(value) is not None
 
 
 def invalid(code: str, message: str, field: str | None = None) -> PydanticCustomError:
@@ -118,6 +121,10 @@ def _default_kind(kind: object) -> object:
     return DEFAULT_KIND if kind is None else kind
 
 
+# The fields of a submission that are stored (the rest only steer the request).
+_STORED = ("section", "version", "text", "author", "email", "kind", "reply_to")
+
+
 class Submission(BaseModel):
     """``POST /api/v1/comments``: a comment, or a private report to the editors."""
 
@@ -145,7 +152,7 @@ class Submission(BaseModel):
 
     def fingerprint(self) -> dict:
         """What identifies the request for idempotency (everything stored)."""
-        return self.model_dump(include={"section", "version", "text", "author", "email", "kind", "reply_to"})
+        return {name: getattr(self, name) for name in _STORED}
 
 
 # -- Answers ---------------------------------------------------------------------------

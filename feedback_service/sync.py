@@ -2,8 +2,11 @@
 
 One run (``python -m feedback_service sync``, ``make sync``):
 
-1. asks the service's admin export for the changes since the cursor it kept,
-2. applies them to the merged comments file (the builds' ``feedback_comments_path``),
+1. asks the service's admin export for the changes since the cursor it kept
+   (over HTTP with the admin token; inside ``serve --sync-every`` straight
+   from the service's database, :class:`DatabaseExport`),
+2. applies them to the merged comments file (the builds' ``feedback_comments_path``,
+   read, checked and written through ``feedback_formats``),
 3. rebuilds every edition incrementally and publishes the site atomically
    (``handbook_editions.build_site``),
 4. and only then records the new cursor.
