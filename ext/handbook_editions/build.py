@@ -240,8 +240,8 @@ def build_site(out: Path, *, releases_file: Path, comments: Path, jobs: str = "a
     releases = read_releases(releases_file)
     work = out.parent / ".editions"
     report = SiteReport()
-    # Sources, HTML and PDF of each edition, and the publishing.
-    progress.expect(3 * len(releases) + 1)
+    # Finding the editions in git; sources, HTML and PDF of each; publishing.
+    progress.expect(3 * len(releases) + 2)
     with _locked(work):
         editions = {r.version: Edition(r, root, work) for r in releases}
         with progress.step("", "Ausgaben in git suchen"):
