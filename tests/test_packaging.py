@@ -9,6 +9,7 @@ with the extension to HTML and PDF.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,10 @@ PACKAGES = {
     "handbook_editions": "ext/handbook_editions",
     "feedback_service": "feedback_service",
 }
+
+
+# The new environment sees nothing of this checkout, whatever the test run was given.
+ELSEWHERE = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
 
 def tracked_package_files() -> dict[str, str]:
@@ -92,7 +97,7 @@ def fresh_python(dist, tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     purelib = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                                  check=True, capture_output=True, text=True).stdout.strip())
+                                  check=True, capture_output=True, text=True, env=ELSEWHERE).stdout.strip())
     # A path line in a .pth file adds the directory, without running the .pth files in it:
     # the editable install of this checkout stays out of the new environment.
     (purelib / "borrowed.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
@@ -108,7 +113,7 @@ def test_the_installed_packages_come_from_the_wheel(fresh_python):
         [str(fresh_python), "-c",
          "import feedback_service, handbook_editions, sphinx_handbook, sphinx_handbook.pdf; "
          "print(sphinx_handbook.__file__); print(feedback_service.__file__)"],
-        check=True, capture_output=True, text=True, cwd="/").stdout.split()
+        check=True, capture_output=True, text=True, cwd="/", env=ELSEWHERE).stdout.split()
     venv = fresh_python.parent.parent
     assert all(Path(path).is_relative_to(venv) for path in where), where
 
@@ -119,7 +124,7 @@ def test_a_project_elsewhere_builds_html_and_pdf_with_the_installed_extension(fr
     for builder in ("html", "pdf"):
         result = subprocess.run(
             [str(fresh_python), "-m", "sphinx", "-b", builder, "--fail-on-warning", str(project),
-             str(tmp_path / builder)], capture_output=True, text=True, cwd=tmp_path, timeout=600)
+             str(tmp_path / builder)], capture_output=True, text=True, cwd=tmp_path, timeout=600, env=ELSEWHERE)
         assert result.returncode == 0, result.stderr
     page = (tmp_path / "html" / "kapitel-01" / "index.html").read_text(encoding="utf-8")
     assert 'name="section" value="qualitaetskultur"' in page
