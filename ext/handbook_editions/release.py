@@ -85,7 +85,8 @@ def make_release(root: Path, version: str, title: str, *, site: Path, comments: 
         raise SiteError('Eine Ausgabe braucht einen Titel: make release VERSION=2.1 TITLE="…"')
     check_release(root, read_releases(releases_file), version)
     day = (today or date.today()).isoformat()
-    build_working_tree(root, version, day, root / "build" / "release" / version, progress, jobs)
+    # Beside the site: build/release/<version>/ (make's BUILDDIR).
+    build_working_tree(root, version, day, site.parent / "release" / version, progress, jobs)
     head = git(root, "rev-parse", "HEAD").strip()
     release = Release(version, day, tag_name(version), title, head)
     with progress.step(version, f"Tag {release.ref} und Eintrag in {RELEASES_FILE}") as step:
