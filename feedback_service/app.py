@@ -8,6 +8,7 @@ import hmac
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +18,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -28,9 +29,11 @@ from . import comments, db, moderation, pages
 from .config import Config, load_config, normalise_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
-from .ratelimit import RateLimiter
-from .schemas import COMMENT_ID
+from .ratelimit import FailureThrottle, RateLimiter
+from .schemas import COMMENT_ID, MAX_ID
 from .sections import SectionCatalog
+from .security import SecurityHeaders
+from .server import BODY_TIMEOUT
 from .validation import (
     FORM, is_honeypot, media_type, parse_body, safe_return_to, validate_submission, with_fragment,
 )
@@ -52,7 +55,8 @@ class Service:
         self.reads = db.ReadPool(self.db)
         self.writer = db.Writer(self.db)
         self.catalog = SectionCatalog(config.site_dir)
-        self.limiter = RateLimiter(config.rate_limit)
+        self.limiter = RateLimiter(config.rate_limit, self.config.secret)
+        self.admin_failures = FailureThrottle(self.limiter, *config.login_limit)
         self.public = comments.PublicComments()
         self._loop_connection: db.Connection | None = None
 
@@ -106,11 +110,16 @@ def error_response(error: ApiError) -> JSONResponse:
 # -- Public API ----------------------------------------------------------------
 
 async def health(request: Request) -> Response:
+    """Ok only when a write is committed: a read-only, full or vanished database is not."""
     service = _service(request)
     try:
-        await service.read(lambda conn: conn.scalar("SELECT 1 AS ok"))
-    except db.DatabaseError:
-        raise ApiError(503, "database_unavailable", "Die Datenbank antwortet nicht.")
+        await service.writer.run(db.probe_write)
+    except db.DatabaseError as exc:
+        log.error("health check failed: %s", exc)
+        raise ApiError(
+            503, "database_unavailable", "Die Datenbank nimmt gerade keine Daten an.",
+            headers={"Retry-After": "5"},
+        )
     return JSONResponse({"status": "ok"})
 
 
@@ -130,11 +139,17 @@ async def read_body(request: Request) -> bytes:
         if int(declared) > MAX_BODY:
             raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
+        raise ApiError(
+            408, "body_timeout", "Die Anfrage kam zu langsam an. Bitte senden Sie sie noch einmal.",
+        ) from None
     return b"".join(chunks)
 
 
@@ -204,6 +219,11 @@ async def section_comments(request: Request) -> Response:
             422, "section_required", "Bitte geben Sie den Abschnitt an (?section=ID).", "section"
         )
     service = _service(request)
+    if len(section) > MAX_ID or not any(
+        section in sections for sections in service.catalog.editions().values()
+    ):
+        # Only sections of a published edition reach the cache.
+        raise ApiError(422, "unknown_section", "Diesen Abschnitt gibt es in keiner Ausgabe.", "section")
     if service.db.dialect == "sqlite":
         # A cache hit costs one indexed read of a local file: cheaper inline than a thread hop.
         body = service.public.answer(service.loop_connection(), section)
@@ -214,7 +234,8 @@ async def section_comments(request: Request) -> Response:
 
 async def delete_own_comment(request: Request) -> Response:
     comment_id = request.path_params["comment_id"]
-    token = request.headers.get("x-delete-token") or request.query_params.get("token")
+    # Never from the query string: a token in a URL ends up in logs and histories.
+    token = request.headers.get("x-delete-token")
     if token is None and media_type(request.headers.get("content-type"))[0] == "application/json":
         data = parse_body(request.headers.get("content-type"), await read_body(request))
         token = data.get("token") if isinstance(data.get("token"), str) else None
@@ -240,10 +261,13 @@ def require_admin(request: Request) -> Service:
             503, "admin_disabled",
             "Die Verwaltung ist abgeschaltet: FEEDBACK_ADMIN_TOKEN ist nicht gesetzt.",
         )
+    address = client_address(request)
+    service.admin_failures.check(address)
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         given.strip().encode(), expected.encode()
     ):
+        service.admin_failures.fail(address)
         raise ApiError(
             401, "unauthorized",
             "Anmeldung erforderlich: Authorization: Bearer <FEEDBACK_ADMIN_TOKEN>.",
@@ -299,20 +323,46 @@ async def admin_export(request: Request) -> Response:
 # -- Site ------------------------------------------------------------------------
 
 class SiteFiles:
-    """The built site as static files; a missing site answers 404, never an error."""
+    """The built site as static files, and nothing else.
+
+    No path with a dot-segment is served (``.buildinfo``, ``.doctrees/``), a
+    symlink counts only when it resolves inside the site's real directory, a
+    directory's redirect names a path, never the request's ``Host``, and a
+    missing site answers 404, never an error.
+    """
 
     def __init__(self, directory: Path):
         self.directory = directory
         self._files: StaticFiles | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if any(part.startswith(".") for part in scope["path"].split("/")):
+            raise HTTPException(404)
         if not self.directory.is_dir():
             response = pages.site_missing_page(Request(scope))
             await response(scope, receive, send)
             return
         if self._files is None:
-            self._files = StaticFiles(directory=self.directory, html=True, follow_symlink=True)
-        await self._files(scope, receive, send)
+            # follow_symlink=False: Starlette resolves every path and serves it only
+            # inside the real directory, which it resolves per request (the published
+            # site is a symlink that the sync swaps).
+            self._files = StaticFiles(directory=self.directory, html=True, follow_symlink=False)
+
+        async def send_relative_redirects(message):
+            if message["type"] == "http.response.start" and message["status"] in (301, 307, 308):
+                message = {**message, "headers": [
+                    (name, _path_only(value) if name == b"location" else value)
+                    for name, value in message["headers"]
+                ]}
+            await send(message)
+
+        await self._files(scope, receive, send_relative_redirects)
+
+
+def _path_only(location: bytes) -> bytes:
+    """``http://any-host/2.0/?q`` → ``/2.0/?q``: a redirect never repeats a client's Host."""
+    parts = urlsplit(location.decode("latin-1"))
+    return urlunsplit(("", "", parts.path or "/", parts.query, "")).encode("latin-1")
 
 
 # -- Origin and CORS -------------------------------------------------------------
@@ -387,12 +437,24 @@ async def on_http_error(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 405:
         return error_response(ApiError(
             405, "method_not_allowed", "Diese Methode ist hier nicht erlaubt.",
-            headers=dict(exc.headers or {}),
+            headers={"Allow": ", ".join(_allowed_methods(request.scope))},
         ))
     return error_response(ApiError(
         exc.status_code, "not_found" if exc.status_code == 404 else "http_error",
         "Diese Adresse gibt es nicht." if exc.status_code == 404 else str(exc.detail),
     ))
+
+
+def _allowed_methods(scope: Scope) -> list[str]:
+    """Every method some route answers at this path (one path may have several routes)."""
+    methods: set[str] = set()
+    for route in ROUTES:
+        if route.endpoint is api_not_found:
+            continue
+        match, _ = route.matches({**scope, "method": "GET"})
+        if match != Match.NONE and route.methods:
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def api_not_found(request: Request) -> Response:
@@ -447,6 +509,12 @@ def create_app(config: Config | None = None) -> Starlette:
     async def lifespan(app):
         await run_in_threadpool(service.db.migrate)
         service.writer.start()
+        try:
+            await service.writer.run(db.probe_write)
+        except db.DatabaseError as exc:
+            service.close()
+            # uvicorn reports the failed start-up and exits non-zero.
+            raise RuntimeError(f"Die Datenbank nimmt keine Daten an: {exc}") from exc
         await _purge(service)
         purger = asyncio.create_task(_purge_periodically(service))
         # What startup made (modules, templates, the schemas' validators) lives as long as the
@@ -464,6 +532,8 @@ def create_app(config: Config | None = None) -> Starlette:
         trusted = [str(network) for network in service.config.trusted_proxies]
         middleware.append(Middleware(ProxyHeadersMiddleware, trusted_hosts=trusted))
     middleware.append(Middleware(OriginGuard, allowed=service.config.allowed_origins))
+    # Outermost of all: every answer carries the security headers, the guard's 403 too.
+    middleware.insert(0, Middleware(SecurityHeaders))
     app = Starlette(
         routes=[*ROUTES, Mount("/", app=SiteFiles(service.config.site_dir))],
         middleware=middleware,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Callable
 
 from feedback_formats import KIND_NAMES, KINDS, write_atomic
 
-from . import db, moderation, sync
+from . import backup, comments, db, moderation, sync
 from .config import ADMIN_TOKEN_FILE, Config, ConfigError, load_config, redact_url, with_admin_token, with_secret
 from .errors import ApiError
 from .sections import SectionCatalog
@@ -70,6 +71,8 @@ def _python() -> str:
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
     import uvicorn
+
+    from . import server
 
     if args.site_dir is not None:
         os.environ["FEEDBACK_SITE_DIR"] = str(args.site_dir)  # read by the app factory
@@ -138,6 +141,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
             server_header=False,
             log_config=_log_config(),
             timeout_graceful_shutdown=5,
+            **server.uvicorn_options(),
         )
     finally:
         if background is not None:
@@ -259,6 +263,71 @@ def _migrate(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+# -- backup, restore, export, import --------------------------------------------------
+
+def _configure_backup(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="DATEI", help="wohin die Sicherung geschrieben wird")
+
+
+def _backup(args: argparse.Namespace, config: Config) -> int:
+    count = backup.backup(db.Database(config.database_url), args.file)
+    print(f"Sicherung mit {count} Beiträgen nach {args.file} geschrieben.")
+    return 0
+
+
+def _configure_restore(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="DATEI", help="die Sicherung (aus `backup`)")
+    parser.add_argument("--force", action="store_true",
+                        help="auch eine Datenbank überschreiben, die Beiträge enthält")
+
+
+def _restore(args: argparse.Namespace, config: Config) -> int:
+    count = backup.restore(db.Database(config.database_url), args.file, force=args.force)
+    print(f"{count} Beiträge aus {args.file} wiederhergestellt. Danach einmal "
+          f"`{_python()} -m feedback_service sync --force` ausführen.")
+    return 0
+
+
+def _configure_export(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, nargs="?", metavar="DATEI",
+                        help="JSON-Datei (ohne Angabe: Standardausgabe)")
+
+
+def _export(args: argparse.Namespace, config: Config) -> int:
+    text, counts = backup.write_export(db.Database(config.database_url), args.file)
+    if args.file is None:
+        sys.stdout.write(text)
+    else:
+        print(f"Exportiert nach {args.file}: {_counts(counts)}.")
+    return 0
+
+
+def _configure_import(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="DATEI", help="ein Export (aus `export`)")
+    parser.add_argument("--force", action="store_true",
+                        help="auch in eine Datenbank importieren, die Beiträge enthält")
+
+
+def _import(args: argparse.Namespace, config: Config) -> int:
+    secret = with_secret(config).secret
+    try:
+        data = json.loads(args.file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise backup.BackupError(f"{args.file} lässt sich nicht als JSON lesen: {exc}") from exc
+    counts = backup.import_data(
+        db.Database(config.database_url), data,
+        lambda comment_id: comments.hash_token(comments.delete_token(secret, comment_id)),
+        force=args.force,
+    )
+    print(f"Importiert: {_counts(counts)}. Danach einmal "
+          f"`{_python()} -m feedback_service sync --force` ausführen.")
+    return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{number} aus {table}" for table, number in counts.items()) or "nichts"
+
+
 def _no_options(parser: argparse.ArgumentParser) -> None:
     return None
 
@@ -273,6 +342,11 @@ COMMANDS: list[Command] = [
     Command("migrate", "Datenbankschema auf den neuesten Stand bringen", _no_options, _migrate),
     Command("sync", "Freigegebene Kommentare holen, Website neu bauen und veröffentlichen",
             sync.add_arguments, sync.run),
+    Command("backup", "SQLite-Datenbank im laufenden Betrieb sichern", _configure_backup, _backup),
+    Command("restore", "Eine Sicherung zurückspielen", _configure_restore, _restore),
+    Command("export", "Alle Daten als JSON ausgeben (ohne Geheimnisse)", _configure_export, _export),
+    Command("import", "Einen JSON-Export einlesen (z. B. beim Umzug nach PostgreSQL)",
+            _configure_import, _import),
 ]
 
 
@@ -300,5 +374,8 @@ def main(argv: list[str] | None = None) -> int:
     except db.DatabaseError as exc:
         print(f"Datenbankfehler: {exc}", file=sys.stderr)
         return 1
+    except backup.BackupError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130

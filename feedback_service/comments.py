@@ -16,7 +16,7 @@ from feedback_formats import utc_timestamp
 from . import db
 from .errors import ApiError, ValidationFailed, field_error
 from .moderation import remove_comment
-from .ratelimit import RateLimiter
+from .ratelimit import RateLimiter, client_network
 from .validation import Submission
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -74,8 +74,9 @@ class IdempotencyKey:
             )
         return cls(value)
 
-    def lookup(self, secret: str) -> str:
-        return _hmac(secret, b"idempotency", self.key)
+    def lookup(self, secret: str, client: str) -> str:
+        """Bound to the client's network: another client replaying the key gets nothing."""
+        return _hmac(secret, b"idempotency", client_network(client) + "\0" + self.key)
 
 
 def request_hash(submission: Submission) -> str:
@@ -98,7 +99,7 @@ def create_job(
 
     def job(conn: db.Connection) -> tuple[int, dict]:
         fingerprint = request_hash(submission)
-        lookup = idempotency.lookup(secret) if idempotency is not None else None
+        lookup = idempotency.lookup(secret, address) if idempotency is not None else None
         if lookup is not None:
             earlier = db.find_idempotent_answer(conn, lookup)
             if earlier is not None:
@@ -155,11 +156,13 @@ def honeypot_answer(secret: str) -> dict:
 def delete_by_author_job(comment_id: str, token: str) -> Callable[[db.Connection], dict]:
     def job(conn: db.Connection) -> dict:
         row = db.get_comment(conn, comment_id)
-        if row is None:
-            raise ApiError(404, "not_found", "Diesen Kommentar gibt es nicht (mehr).")
-        if not token_matches(token, row["delete_token_hash"]):
+        # A wrong token and a missing comment are answered alike: the answer must
+        # not tell which comment ids exist.
+        if row is None or not token_matches(token, row["delete_token_hash"]):
             raise ApiError(
-                403, "invalid_token", "Das Lösch-Token passt nicht zu diesem Kommentar.", "token"
+                404, "not_found",
+                "Diesen Kommentar gibt es nicht (mehr), oder das Lösch-Token passt nicht zu ihm.",
+                "token",
             )
         remove_comment(conn, row)
         return {"id": comment_id, "status": "deleted"}

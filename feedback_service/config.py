@@ -64,6 +64,12 @@ SETTINGS: tuple[Setting, ...] = (
         "`0` schaltet die Begrenzung ab.",
     ),
     Setting(
+        "FEEDBACK_LOGIN_LIMIT",
+        "10/600",
+        "Fehlgeschlagene Anmeldungen (falsches Admin-Token) je Client-Adresse: `N/SEKUNDEN`; "
+        "danach antwortet der Dienst diesem Client 429, bis das Zeitfenster abgelaufen ist.",
+    ),
+    Setting(
         "FEEDBACK_TRUSTED_PROXIES",
         "",
         "IP-Adressen oder Netze (kommagetrennt) vorgeschalteter Proxies; nur von ihnen "
@@ -112,6 +118,7 @@ class Config:
     allowed_origins: frozenset[str]
     site_dir: Path
     rate_limit: tuple[int, int] | None
+    login_limit: tuple[int, int]
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     max_links: int
     service_url: str
@@ -149,8 +156,8 @@ def redact_url(url: str) -> str:
     return url
 
 
-def parse_rate_limit(value: str) -> tuple[int, int] | None:
-    if value == "0":
+def parse_rate_limit(value: str, name: str = "FEEDBACK_RATE_LIMIT", off: bool = True) -> tuple[int, int] | None:
+    if value == "0" and off:
         return None
     count, sep, seconds = value.partition("/")
     try:
@@ -159,8 +166,8 @@ def parse_rate_limit(value: str) -> tuple[int, int] | None:
         limit = None
     if limit is None or limit[0] < 1 or not 1 <= limit[1] <= MAX_RATE_WINDOW:
         raise ConfigError(
-            f"FEEDBACK_RATE_LIMIT={value!r}: erwartet wird N/SEKUNDEN mit N ≥ 1 und "
-            f"1 ≤ SEKUNDEN ≤ {MAX_RATE_WINDOW}, z. B. 10/600, oder 0 für aus."
+            f"{name}={value!r}: erwartet wird N/SEKUNDEN mit N ≥ 1 und "
+            f"1 ≤ SEKUNDEN ≤ {MAX_RATE_WINDOW}, z. B. 10/600" + (", oder 0 für aus." if off else ".")
         )
     return limit
 
@@ -218,6 +225,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         allowed_origins=_parse_origins(_value(env, "FEEDBACK_ALLOWED_ORIGINS")),
         site_dir=Path(_value(env, "FEEDBACK_SITE_DIR") or _DEFAULTS["FEEDBACK_SITE_DIR"]),
         rate_limit=parse_rate_limit(_value(env, "FEEDBACK_RATE_LIMIT")),
+        login_limit=parse_rate_limit(_value(env, "FEEDBACK_LOGIN_LIMIT"), "FEEDBACK_LOGIN_LIMIT", off=False),
         trusted_proxies=_parse_proxies(_value(env, "FEEDBACK_TRUSTED_PROXIES")),
         max_links=_parse_max_links(_value(env, "FEEDBACK_MAX_LINKS")),
         service_url=_value(env, "FEEDBACK_SERVICE_URL").rstrip("/"),

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import os
 import queue
+import secrets
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -122,6 +124,22 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         "0006_replays_without_tokens",
         "DELETE FROM idempotency_keys",
     ),
+    (
+        "0007_service_meta",
+        # ``database_id`` tells the sync which database an export comes from;
+        # ``health_probe`` is rewritten by every health check to prove writes work.
+        """
+        CREATE TABLE service_meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )
+        """,
+    ),
+    (
+        # The rate limit's key derives from the server secret, outside the database.
+        "0008_rate_key_outside_database",
+        "DROP TABLE rate_secrets; DELETE FROM rate_events",
+    ),
 )
 
 _IDENTITY = {
@@ -209,6 +227,9 @@ class Database:
     """Where the data lives; opens connections and runs transactions."""
 
     url: str
+    # SQLite: (device, inode) of the file this process opened first; a file
+    # removed or replaced underneath the service must not take writes that vanish.
+    _opened: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def dialect(self) -> str:
@@ -232,6 +253,7 @@ class Database:
                 raw.execute("PRAGMA foreign_keys=ON")
             except (OSError, sqlite3.Error) as exc:
                 raise DatabaseError(f"SQLite-Datenbank {path}: {exc}") from exc
+            self._opened.setdefault("file", self._file_identity())
             return Connection(raw, "sqlite")
         import psycopg
         from psycopg.rows import dict_row
@@ -243,6 +265,23 @@ class Database:
         except psycopg.Error as exc:
             raise DatabaseError(f"PostgreSQL: {exc}") from exc
         return Connection(raw, "postgresql")
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.sqlite_path)
+        except OSError:
+            return None
+        return (stat.st_dev, stat.st_ino)
+
+    def check_file(self) -> None:
+        """Raise DatabaseError when the SQLite file was removed or replaced since it was opened."""
+        if self.dialect != "sqlite" or "file" not in self._opened:
+            return
+        current = self._file_identity()
+        if current is None:
+            raise DatabaseError(f"Die Datenbankdatei {self.sqlite_path} wurde entfernt.")
+        if current != self._opened["file"]:
+            raise DatabaseError(f"Die Datenbankdatei {self.sqlite_path} wurde ersetzt.")
 
     def begin_write(self, conn: Connection) -> None:
         conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
@@ -313,6 +352,12 @@ class Database:
                         (name, utc_timestamp()),
                     )
                     applied.append(name)
+            with self.transaction(conn):
+                conn.execute(
+                    "INSERT INTO service_meta (key, value) VALUES ('database_id', ?) "
+                    "ON CONFLICT (key) DO NOTHING",
+                    (secrets.token_hex(16),),
+                )
         finally:
             conn.close()
         for name in applied:
@@ -422,11 +467,17 @@ class Writer:
                     break
                 batch.append(item)
             try:
+                self.db.check_file()
                 if conn is None:
                     conn = self.db.connect()
                 with self.db.write_turn():
                     outcomes = self._run_batch(conn, batch)
-            except DatabaseError as exc:
+            except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure
+                # Whatever went wrong (a locked or vanished file, too many open files, a
+                # bug), this batch's callers get an answer and the thread keeps serving.
+                if not isinstance(exc, DatabaseError):
+                    log.error("write failed: %s: %s", type(exc).__name__, exc)
+                    exc = DatabaseError(f"{type(exc).__name__}: {exc}")
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -469,6 +520,20 @@ def _settle(future: asyncio.Future, outcome: tuple[bool, Any]) -> None:
 
 
 # -- Queries -----------------------------------------------------------------
+
+def database_id(conn: Connection) -> str:
+    """A random name given to this database when it was created; a restored copy keeps it."""
+    return conn.scalar("SELECT value FROM service_meta WHERE key = 'database_id'")
+
+
+def probe_write(conn: Connection) -> None:
+    """A real, committed write: the health check's proof that the database takes data."""
+    conn.execute(
+        "INSERT INTO service_meta (key, value) VALUES ('health_probe', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (utc_timestamp(),),
+    )
+
 
 def insert_comment(conn: Connection, row: dict) -> None:
     columns = ", ".join(row)
@@ -568,18 +633,6 @@ def store_idempotent_answer(
         "VALUES (?, ?, ?, ?, ?)",
         (key_hash, request_hash, status, body, now),
     )
-
-
-def rate_secret(conn: Connection, day: str) -> str | None:
-    return conn.scalar("SELECT secret FROM rate_secrets WHERE day = ?", (day,))
-
-
-def add_rate_secret(conn: Connection, day: str, secret: str) -> None:
-    conn.execute(
-        "INSERT INTO rate_secrets (day, secret) VALUES (?, ?) ON CONFLICT (day) DO NOTHING",
-        (day, secret),
-    )
-    conn.execute("DELETE FROM rate_secrets WHERE day < ?", (day,))
 
 
 def lock_rate_client(conn: Connection, client: str) -> None:

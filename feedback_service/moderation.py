@@ -7,6 +7,7 @@ is what the sync's cursor walks.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -120,8 +121,10 @@ def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
     what it has. Otherwise each changed comment appears once, as its state now.
     """
     last = db.last_change(conn)
+    database = db.database_id(conn)
     if since == 0 or since > last:
         return {
+            "database": database,
             "cursor": str(last),
             "full": True,
             "complete": True,
@@ -143,6 +146,7 @@ def export(conn: db.Connection, since: int, limit: int = EXPORT_PAGE) -> dict:
         else:
             changes.append({"op": "delete", "id": comment_id})
     return {
+        "database": database,
         "cursor": str(rows[-1]["seq"] if rows else since),
         "full": False,
         "complete": complete,
@@ -155,6 +159,18 @@ def purge(conn: db.Connection) -> dict[str, int]:
     rejected_before = utc_timestamp(datetime.now(timezone.utc) - REJECTED_RETENTION)
     expired_before_ms = int(time.time() * 1000) - 24 * 3600 * 1000
     return db.purge(conn, rejected_before, expired_before_ms)
+
+
+# What could turn a reader's words into markup: emphasis, code, links and
+# images (brackets), headings; "<" and "&" become entities, so no HTML and no
+# autolink survives. Dots, dashes and parentheses stay readable.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]#])")
+
+
+def markdown_text(value: str) -> str:
+    """Reader's text as inert Markdown: no markup, no HTML, no link; reads the same."""
+    escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
 
 
 def corrections_report(rows: list[dict]) -> str:
@@ -170,17 +186,18 @@ def corrections_report(rows: list[dict]) -> str:
         by_section.setdefault(key, []).append(row)
     for (number, title, section_id), items in sorted(by_section.items(), key=_section_order):
         heading = " ".join(part for part in (number, title) if part) or section_id
-        lines += ["", f"## {heading}", "", f"Abschnitts-ID: `{section_id}`", ""]
+        lines += ["", f"## {markdown_text(heading)}", "",
+                  f"Abschnitts-ID: `{section_id}`", ""]
         for row in items:
-            who = row["author"] or "anonym"
+            who = markdown_text(row["author"]) if row["author"] else "anonym"
             if row["email"]:
-                who += f" <{row['email']}>"
+                who += f" ({markdown_text(row['email'])})"
             lines.append(
-                f"- **{row['created']}**, Ausgabe {row['version']}, {who} "
+                f"- **{row['created']}**, Ausgabe {markdown_text(row['version'])}, {who} "
                 f"(`{row['id']}`, {row['status']}):"
             )
             for text_line in row["text"].splitlines():
-                lines.append(f"  > {text_line}" if text_line else "  >")
+                lines.append(f"  > {markdown_text(text_line)}" if text_line else "  >")
     return "\n".join(lines) + "\n"
 
 

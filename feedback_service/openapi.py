@@ -25,13 +25,14 @@ _COMPONENTS["$defs"]["Error"]["properties"]["error"] = _COMPONENTS["$defs"].pop(
 _ERROR_TEXTS = {
     400: "Fehlerhafter Body (kein JSON, kein UTF-8, ungültiger Idempotency-Key)",
     401: "Anmeldung fehlt oder ist falsch",
-    403: "Fremder Origin oder falsches Lösch-Token",
-    404: "Nicht gefunden",
+    403: "Fremder Origin",
+    404: "Nicht gefunden (beim Löschen auch: Lösch-Token passt nicht)",
+    408: "Der Body kam zu langsam an",
     409: "Aktion nicht möglich (z. B. Fehlermeldung freigeben)",
     413: f"Body größer als {MAX_BODY // 1024} KiB",
     415: "Anderer Content-Type",
     422: "Ein Feld ist ungültig",
-    429: "Zu viele Kommentare; siehe Retry-After",
+    429: "Zu viele Beiträge oder fehlgeschlagene Anmeldungen; siehe Retry-After",
     503: "Datenbank nicht erreichbar oder Verwaltung abgeschaltet",
 }
 _ADMIN = [{"bearer": []}]
@@ -54,11 +55,14 @@ def _answer(model, description: str, statuses: tuple[int, ...]) -> dict:
 
 def _admin(summary: str, model, description: str, statuses: tuple[int, ...], *parameters: dict) -> dict:
     return {"summary": summary, "security": _ADMIN, "parameters": list(parameters),
-            "responses": _answer(model, description, (401, *statuses, 503))}
+            "responses": _answer(model, description, (401, *statuses, 429, 503))}
 
 
-_ACCEPTED = _answer(schemas.Accepted, "", (400, 403, 413, 415, 422, 429, 503))
+_ACCEPTED = _answer(schemas.Accepted, "", (400, 403, 408, 413, 415, 422, 429, 503))
 _ACCEPTED["202"] = {**_ACCEPTED.pop("200"), "description": "Angenommen (JSON)"}
+# A form post without return_to is thanked, and one that fails shown the form again, as a page.
+for _status in ("202", "400", "403", "408", "413", "422", "429", "503"):
+    _ACCEPTED[_status]["content"]["text/html"] = {"schema": {"type": "string"}}
 _ACCEPTED["303"] = {"description": "Angenommen (Formular): zurück zu return_to #fb-ok-<section>"}
 
 OPENAPI: dict = {
@@ -97,17 +101,19 @@ OPENAPI: dict = {
             },
             "get": {
                 "summary": "Freigegebene Kommentare eines Abschnitts",
-                "parameters": [{"name": "section", "in": "query", "required": True, "schema": {"type": "string"}}],
+                "parameters": [{"name": "section", "in": "query", "required": True,
+                                "schema": {"type": "string", "minLength": 1, "maxLength": schemas.MAX_ID}}],
                 "responses": _answer(schemas.PublicComments, "Kommentare", (403, 422, 503)),
             },
         },
         "/api/v1/comments/{comment_id}": {"delete": {
             "summary": "Eigenen Kommentar löschen",
-            "description": "Lösch-Token im Header X-Delete-Token, im Query-Parameter token "
-            "oder im JSON-Body {\"token\": …}.",
-            "parameters": [_COMMENT_ID, {"name": "X-Delete-Token", "in": "header", "schema": {"type": "string"}},
-                           {"name": "token", "in": "query", "schema": {"type": "string"}}],
-            "responses": _answer(schemas.Outcome, "Gelöscht", (401, 403, 404, 503)),
+            "description": "Lösch-Token im Header X-Delete-Token oder im JSON-Body {\"token\": …}, nie in "
+            "der Adresse. Ein falsches Token und ein unbekannter Kommentar werden gleich beantwortet (404).",
+            "parameters": [_COMMENT_ID, {"name": "X-Delete-Token", "in": "header", "schema": {"type": "string"}}],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"token": {"type": "string"}}}}}},
+            "responses": _answer(schemas.Outcome, "Gelöscht", (400, 401, 403, 404, 408, 413, 415, 503)),
         }},
         "/api/v1/admin/comments": {"get": _admin(
             "Beiträge nach Status (und Art) auflisten", schemas.AdminComments, "Liste", (422,), _STATUS,
@@ -133,3 +139,5 @@ OPENAPI: dict = {
         )},
     },
 }
+OPENAPI["paths"]["/api/v1/admin/corrections"]["get"]["responses"]["200"]["content"]["text/markdown"] = {
+    "schema": {"type": "string"}}

@@ -1,58 +1,128 @@
-"""Rate limit of new comments per client address, without storing any address.
+"""Rate limits per client, without storing any address.
 
-A client is known only by HMAC-SHA256(secret of the day, address). The secret
-lives in the database, so every instance behind a load balancer computes the
-same key and counts in the same table; yesterday's secret is deleted, so a key
-cannot be linked to an address after a day. The address is the request's
-client as uvicorn's ``ProxyHeadersMiddleware`` leaves it: ``X-Forwarded-For``
-counts only when the direct peer is one of ``FEEDBACK_TRUSTED_PROXIES``.
+A client is its address normalised (``ipaddress``: one spelling per address,
+IPv4-mapped IPv6 as IPv4, an IPv6 address as its /64, the network one
+household or phone gets). The database knows a client only as
+HMAC-SHA256(key of the day, network), where the key of the day is derived
+from the server secret (``FEEDBACK_SECRET`` or ``var/feedback-secret``),
+which never enters the database: whoever holds a copy of the database cannot
+test addresses against it, and instances sharing the secret count together.
+After a day the key changes and no count can be tied to an address any more.
+
+The address is the request's client as uvicorn's ``ProxyHeadersMiddleware``
+leaves it: ``X-Forwarded-For`` counts only when the direct peer is one of
+``FEEDBACK_TRUSTED_PROXIES``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import math
-import secrets
+import threading
 import time
+from collections import deque
 from datetime import datetime, timezone
 
 from . import db
 from .errors import ApiError
 
+IPV6_PREFIX = 64
+
+
+def client_network(address: str) -> str:
+    """One spelling for one client: ``[::FFFF:1.2.3.4]:80`` → ``1.2.3.4``, IPv6 → its /64."""
+    value = address.strip().lower()
+    if value.startswith("["):
+        value = value[1:].split("]", 1)[0]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]  # IPv4 with a port
+    value = value.split("%", 1)[0]  # an IPv6 zone index names the interface, not the client
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        return value or "unknown"
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.IPv6Network(f"{ip}/{IPV6_PREFIX}", strict=False))
+    return str(ip)
+
+
+def _daily_key(secret: str, day: str) -> bytes:
+    return hmac.new(secret.encode(), b"rate-limit\0" + day.encode(), hashlib.sha256).digest()
+
+
+def _retry_after(seconds: float, message: str) -> ApiError:
+    wait = max(1, math.ceil(seconds))
+    return ApiError(429, "rate_limited", message.format(wait=wait), headers={"Retry-After": str(wait)})
+
 
 class RateLimiter:
-    def __init__(self, limit: tuple[int, int] | None):
-        self.limit = limit
-        self._secrets: dict[str, str] = {}
+    """New comments (and ratings) per client and window, counted in the database."""
 
-    def client_key(self, conn: db.Connection, address: str) -> str:
+    def __init__(self, limit: tuple[int, int] | None, secret: str):
+        self.limit = limit
+        self._secret = secret
+
+    def client_key(self, address: str) -> str:
         day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-        secret = self._secrets.get(day)
-        if secret is None:
-            secret = db.rate_secret(conn, day)
-            if secret is None:
-                db.add_rate_secret(conn, day, secrets.token_hex(32))
-                secret = db.rate_secret(conn, day)
-            self._secrets = {day: secret}
-        return hmac.new(secret.encode(), address.encode(), hashlib.sha256).hexdigest()
+        network = client_network(address).encode()
+        return hmac.new(_daily_key(self._secret, day), network, hashlib.sha256).hexdigest()
 
     def admit(self, conn: db.Connection, address: str) -> None:
-        """Count one new comment of ``address``; ApiError 429 when over the limit."""
+        """Count one new submission of ``address``; ApiError 429 when over the limit."""
         if self.limit is None:
             return
         count, seconds = self.limit
-        client = self.client_key(conn, address)
+        client = self.client_key(address)
         now_ms = int(time.time() * 1000)
         window_ms = seconds * 1000
         db.lock_rate_client(conn, client)
         recent = db.rate_events(conn, client, now_ms - window_ms)
         if len(recent) >= count:
-            wait = max(1, math.ceil((recent[-count] + window_ms - now_ms) / 1000))
-            raise ApiError(
-                429, "rate_limited",
-                f"Zu viele Kommentare in kurzer Zeit. Bitte versuchen Sie es in {wait} "
-                "Sekunden noch einmal.",
-                headers={"Retry-After": str(wait)},
+            raise _retry_after(
+                (recent[-count] + window_ms - now_ms) / 1000,
+                "Zu viele Kommentare in kurzer Zeit. Bitte versuchen Sie es in {wait} Sekunden "
+                "noch einmal.",
             )
         db.add_rate_event(conn, client, now_ms)
+
+
+class FailureThrottle:
+    """Failed attempts per client in this process (e.g. wrong admin tokens): 429 after too many.
+
+    Kept in memory only, keyed like the rate limit, and forgotten after the window.
+    """
+
+    def __init__(self, limiter: RateLimiter, attempts: int = 10, window: float = 600.0):
+        self.limiter, self.attempts, self.window = limiter, attempts, window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        failures = self._failures.setdefault(client, deque())
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        return failures
+
+    def check(self, address: str) -> None:
+        """ApiError 429 while ``address`` has failed too often."""
+        client, now = self.limiter.client_key(address), time.monotonic()
+        with self._lock:
+            failures = self._recent(client, now)
+            if len(failures) >= self.attempts:
+                raise _retry_after(
+                    failures[0] + self.window - now,
+                    "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie {wait} Sekunden.",
+                )
+            if not failures:
+                self._failures.pop(client, None)
+
+    def fail(self, address: str) -> None:
+        client, now = self.limiter.client_key(address), time.monotonic()
+        with self._lock:
+            self._recent(client, now).append(now)
+            if len(self._failures) > 100_000:  # a flood of clients must not exhaust memory
+                self._failures = {key: value for key, value in self._failures.items() if value}

@@ -9,6 +9,7 @@ the extension's form and these checks cannot drift apart.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -42,19 +43,46 @@ def invalid(code: str, message: str, field: str | None = None) -> PydanticCustom
     return PydanticCustomError(code, "{message}", {"message": message, "field": field})
 
 
+# Invisible characters that change how a text looks without being part of it:
+# direction overrides, embeddings and isolates, marks, the BOM and zero-width
+# spaces. Joiners (U+200C, U+200D) and the soft hyphen stay: words need them.
+_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+
+
+def is_blank(value: str) -> bool:
+    """Nothing visible: only whitespace and format characters."""
+    return all(char.isspace() or unicodedata.category(char) == "Cf" for char in value)
+
+
 def _cleaned(multiline: bool):
+    """NFC first (limits count what readers see), then control and format characters.
+
+    A text loses the invisible characters above and counts as empty when
+    nothing visible is left; a single-line field (a name, an id) refuses every
+    format character, so no name can reverse what follows it on a page.
+    """
     def clean(value: object, info: ValidationInfo) -> object:
         if value is None:
             return ""
         if not isinstance(value, str):
             return value  # the string type refuses it
+        title = FIELDS[info.field_name].title
+        value = unicodedata.normalize("NFC", value)
         if multiline:
             value = value.replace("\r\n", "\n").replace("\r", "\n")
         if has_control_characters(value, multiline):
             raise invalid(
                 "control_characters",
-                f"Das Feld „{FIELDS[info.field_name].title}“ enthält unzulässige Steuerzeichen oder "
-                "ungültige Unicode-Zeichen.",
+                f"Das Feld „{title}“ enthält unzulässige Steuerzeichen oder ungültige Unicode-Zeichen.",
+            )
+        if multiline:
+            value = _INVISIBLE.sub("", value)
+            return "" if is_blank(value) else value
+        if any(unicodedata.category(char) == "Cf" for char in value):
+            raise invalid(
+                "format_characters",
+                f"Das Feld „{title}“ enthält unsichtbare Zeichen (etwa zur Schreibrichtung oder "
+                "Zeichen ohne Breite). Bitte geben Sie es ohne sie ein.",
             )
         return value
 
@@ -91,6 +119,23 @@ def _few_links(text: str, info: ValidationInfo) -> str:
     if limit is not None and links > limit:
         raise invalid("too_many_links", f"Der Text enthält {links} Links; erlaubt sind höchstens {limit}.")
     return text
+
+
+# Names that only the editorial team's answers carry (compared by their letters).
+RESERVED_NAMES = ("redaktion", "dieredaktion", "redaktionsteam", "handbuchredaktion")
+
+
+def _letters(name: str) -> str:
+    return "".join(char for char in unicodedata.normalize("NFKC", name).casefold() if char.isalnum())
+
+
+def _not_the_editors(author: str, info: ValidationInfo) -> str:
+    team = (info.context or {}).get("editors_name") or ""
+    reserved = {*RESERVED_NAMES, _letters(team)} - {""}
+    if author and _letters(author) in reserved:
+        raise invalid("reserved_name", "Dieser Name ist den Antworten der Redaktion vorbehalten. "
+                      "Bitte wählen Sie einen anderen Namen oder lassen Sie das Feld leer.")
+    return author
 
 
 def _email_address(email: str) -> str:
@@ -133,7 +178,8 @@ class Submission(BaseModel):
     section: Annotated[str, *_text(required=True, description="Abschnitts-ID aus sections.json")]
     version: Annotated[str, *_text(required=True, description="Ausgabe, z. B. 2.0"), AfterValidator(_known_edition)]
     text: Annotated[str, *_text(MAX_TEXT, required=True, multiline=True), AfterValidator(_few_links)]
-    author: Annotated[str, *_text(MAX_AUTHOR, description="wird veröffentlicht")] = ""
+    author: Annotated[str, *_text(MAX_AUTHOR, description="wird veröffentlicht"),
+                      AfterValidator(_not_the_editors)] = ""
     email: Annotated[str, *_text(MAX_EMAIL, description="wird nie veröffentlicht"),
                      AfterValidator(_email_address)] = ""
     # Before-validators run last first: the check for control characters, then the default.
@@ -227,6 +273,7 @@ class Removal(BaseModel):
 class Export(BaseModel):
     """``GET /api/v1/admin/export``: changes to the public comments since a cursor."""
 
+    database: str = Field(description="Kennung der Datenbank; wechselt sie, verweigert sich der Abgleich (sync --force)")
     cursor: str = Field(pattern=r"^[0-9]{1,18}$")
     full: bool = Field(description="true: changes ist der ganze aktuelle Bestand und ersetzt alles Bisherige")
     complete: bool = Field(description="false: mit dem neuen cursor weiter abfragen")

@@ -59,7 +59,13 @@ EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_SERVICE = 3
 EXIT_BUILD = 4
+EXIT_REFUSED = 5
 EXIT_INTERRUPTED = 130
+# A sync that would take down more than this share of the published comments
+# (of at least MASS_REMOVAL_MINIMUM) is refused unless an operator forces it:
+# an emptied or swapped database must not empty the site.
+MASS_REMOVAL_SHARE = 0.5
+MASS_REMOVAL_MINIMUM = 5
 
 
 class SyncError(Exception):
@@ -79,6 +85,7 @@ class Export:
     cursor: str
     full: bool = False
     changes: list[dict] = field(default_factory=list)
+    database: str | None = None  # the identity of the database the export comes from
 
 
 def _malformed(detail: str) -> SyncError:
@@ -89,6 +96,8 @@ def _check_page(data: object) -> tuple[str, bool, bool, list[dict]]:
     """``(cursor, full, complete, changes)`` of one export answer, checked; comments as records."""
     if not isinstance(data, dict):
         raise _malformed("kein JSON-Objekt")
+    if not isinstance(data.get("database", ""), str):
+        raise _malformed("'database' ist kein Text")
     cursor, complete = data.get("cursor"), data.get("complete")
     if not isinstance(cursor, str) or not cursor.isdigit() or len(cursor) > 18:
         raise _malformed("'cursor' fehlt oder ist keine Zahl")
@@ -126,7 +135,12 @@ class Exporter:
         """Every change after ``cursor``, following the pages until complete."""
         export = Export(cursor)
         for _ in range(MAX_PAGES):
-            page_cursor, full, complete, changes = _check_page(self.page(export.cursor))
+            page = self.page(export.cursor)
+            page_cursor, full, complete, changes = _check_page(page)
+            database = page.get("database") or None
+            if export.database is not None and database != export.database:
+                raise _malformed("die Seiten des Exports stammen aus verschiedenen Datenbanken")
+            export.database = database
             if full:
                 export.full, export.changes = True, []
             export.changes.extend(changes)
@@ -312,11 +326,16 @@ def _exclusive(lock: Path) -> Iterator[None]:
         yield
 
 
-def sync_once(exporter: Exporter, paths: SyncPaths, jobs: str = "auto",
-              progress: Progress | None = None) -> SyncResult:
+def sync_once(
+    exporter: Exporter, paths: SyncPaths, jobs: str = "auto", force: bool = False,
+    progress: Progress | None = None,
+) -> SyncResult:
     """One complete merge; raises :class:`SyncError` having changed nothing.
 
-    ``progress`` hears of every build step (``make sync``); the periodic sync stays quiet.
+    Refused unless ``force``: an export from another database than the one the
+    cursor belongs to (a replaced or restored database), and an export that
+    would remove most of the published comments. ``progress`` hears of every
+    build step (``make sync``); the periodic sync stays quiet.
     """
     started = time.monotonic()
     with _exclusive(paths.lock):
@@ -325,7 +344,28 @@ def sync_once(exporter: Exporter, paths: SyncPaths, jobs: str = "auto",
         known = state.get("service") == exporter.source and current.raw is not None
         cursor = str(state.get("cursor", "0")) if known else "0"
         export = exporter.changes_since(cursor)
+        # Whatever address the service has now, the published comments came from this database.
+        expected = state.get("database") if current.raw is not None else None
+        if expected and export.database != expected:
+            if not force:
+                raise SyncError(
+                    "Der Feedback-Dienst antwortet aus einer anderen Datenbank als beim letzten "
+                    "Abgleich (ersetzt, zurückgespielt oder neu angelegt?). Die Website bleibt, wie "
+                    "sie ist. Wenn das so gewollt ist: `sync --force` holt alle freigegebenen "
+                    "Kommentare neu.", EXIT_REFUSED,
+                )
+            if export.cursor != "0" and not export.full:
+                export = exporter.changes_since("0")
         merged = apply(current.comments, export)
+        removed = len(current.comments.keys() - merged.keys())
+        if (not force and len(current.comments) >= MASS_REMOVAL_MINIMUM
+                and removed > MASS_REMOVAL_SHARE * len(current.comments)):
+            raise SyncError(
+                f"Der Abgleich würde {removed} von {len(current.comments)} veröffentlichten "
+                "Kommentaren entfernen; das sieht nach einer leeren oder falschen Datenbank aus. "
+                "Die Website bleibt, wie sie ist. Wenn das so gewollt ist: `sync --force`.",
+                EXIT_REFUSED,
+            )
 
         result = SyncResult(total=len(merged))
         result.added = len(merged.keys() - current.comments.keys())
@@ -335,8 +375,8 @@ def sync_once(exporter: Exporter, paths: SyncPaths, jobs: str = "auto",
         )
         published = state.get("published")
         if merged == current.comments and published == current.digest:
-            if cursor != export.cursor or not known:
-                _save_state(paths.state, exporter.source, export.cursor, published)
+            if cursor != export.cursor or not known or expected != export.database:
+                _save_state(paths.state, exporter.source, export.cursor, published, export.database)
             result.seconds = time.monotonic() - started
             return result
 
@@ -360,13 +400,16 @@ def sync_once(exporter: Exporter, paths: SyncPaths, jobs: str = "auto",
                     EXIT_BUILD,
                 ) from exc
             raise
-        _save_state(paths.state, exporter.source, export.cursor, hashlib.sha256(data).hexdigest())
+        _save_state(paths.state, exporter.source, export.cursor, hashlib.sha256(data).hexdigest(),
+                    export.database)
     result.seconds = time.monotonic() - started
     return result
 
 
-def _save_state(path: Path, source: str, cursor: str, published: str | None) -> None:
-    state = {"service": source, "cursor": cursor, "published": published}
+def _save_state(
+    path: Path, source: str, cursor: str, published: str | None, database: str | None
+) -> None:
+    state = {"service": source, "database": database, "cursor": cursor, "published": published}
     write_atomic(path, (json.dumps(state, indent=1) + "\n").encode("utf-8"))
 
 
@@ -451,12 +494,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--releases", type=Path,
                         help="die veröffentlichten Ausgaben (Vorgabe: FEEDBACK_RELEASES_FILE)")
     parser.add_argument("--jobs", default="auto", help="parallele Sphinx-Prozesse je Ausgabe")
+    parser.add_argument(
+        "--force", action="store_true",
+        help="auch abgleichen, wenn die Datenbank gewechselt hat oder die meisten "
+        "veröffentlichten Kommentare verschwinden würden",
+    )
 
 
-def _once(exporter: Exporter, paths: SyncPaths, jobs: str, progress: Progress | None = None) -> int:
+def _once(exporter: Exporter, paths: SyncPaths, jobs: str, force: bool = False,
+          progress: Progress | None = None) -> int:
     stamp = datetime.now().strftime("%H:%M:%S")
     try:
-        result = sync_once(exporter, paths, jobs=jobs, progress=progress)
+        result = sync_once(exporter, paths, jobs=jobs, force=force, progress=progress)
     except SyncError as exc:
         print(f"[{stamp}] FEHLER beim Abgleich: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
@@ -487,7 +536,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     try:
         exporter = ExportClient(config.service_url, config.admin_token)
         if args.every is None:
-            return _once(exporter, paths, args.jobs, Progress(sys.stdout))
+            return _once(exporter, paths, args.jobs, args.force, Progress(sys.stdout))
         print(f"Abgleich mit {config.service_url} alle {args.every:g} s; beenden mit Strg+C.", flush=True)
         run_periodically(args.every, lambda: _once(exporter, paths, args.jobs), threading.Event())
     except SyncError as exc:

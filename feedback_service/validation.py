@@ -20,6 +20,7 @@ from .schemas import Submission, has_control_characters
 from .sections import SectionCatalog
 
 FORM = "application/x-www-form-urlencoded"
+HONEYPOT = "website"
 # What a missing or empty required field is told.
 REQUIRED = {
     "section": "Es fehlt der Abschnitt, zu dem Sie schreiben.",
@@ -65,11 +66,15 @@ def parse_body(content_type: str | None, body: bytes) -> dict:
             ) from None
         fields: dict = {}
         for name, value in pairs:
-            fields.setdefault(name, value)
+            if name == HONEYPOT and value.strip():
+                fields[name] = value  # any filled occurrence gives the bot away
+            else:
+                fields.setdefault(name, value)
         return fields
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: nesting deeper than Python's parser goes ("[" × 5000).
         raise ApiError(400, "invalid_json", "Die Anfrage ist kein gültiges JSON.") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "Die Anfrage muss ein JSON-Objekt mit den Feldern sein.")
@@ -78,7 +83,7 @@ def parse_body(content_type: str | None, body: bytes) -> dict:
 
 def is_honeypot(data: dict) -> bool:
     """A bot filled the hidden ``website`` field: answer like success, store nothing."""
-    website = data.get("website")
+    website = data.get(HONEYPOT)
     return bool(website) and (not isinstance(website, str) or bool(website.strip()))
 
 
