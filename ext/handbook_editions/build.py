@@ -242,48 +242,51 @@ def build_site(out: Path, *, releases_file: Path, comments: Path, jobs: str = "a
     report = SiteReport()
     # Finding the editions in git; sources, HTML and PDF of each; publishing.
     progress.expect(3 * len(releases) + 2)
-    with _locked(work):
-        editions = {r.version: Edition(r, root, work) for r in releases}
-        with progress.step("", "Ausgaben in git suchen"):
-            commits = resolve_commits(root, releases)
-        trees = {}
-        for version, edition in editions.items():
-            commit, found_by = commits[version]
-            with progress.step(version, f"Quelltexte aus {short_ref(edition.release.ref)}") as step:
-                if found_by != edition.release.ref:
-                    step["result"] = f"{edition.release.ref} fehlt hier, aus Commit {commit[:12]} gebaut"
-                trees[version] = edition.export_sources(commit)
-        versions_data = work / "versions-data.json"
-        reports = {version: EditionReport(version) for version in editions}
-        # A switcher links to sections of the other editions, known from their
-        # manifests: a second, incremental pass runs only if those changed.
-        for attempt in range(2):
-            text = json.dumps(versions_payload(releases, editions), ensure_ascii=False, sort_keys=True)
-            changed = not versions_data.is_file() or versions_data.read_text(encoding="utf-8") != text
-            if attempt and not changed:
-                break
-            if changed:
-                write_atomic(versions_data, text)
-            if attempt:
-                progress.expect(len(editions))
-            what = "HTML" if not attempt else "HTML (Verweise auf die anderen Ausgaben)"
+    # A failed step leaves no half-drawn bar in front of the error message.
+    try:
+        with _locked(work):
+            editions = {r.version: Edition(r, root, work) for r in releases}
+            with progress.step("", "Ausgaben in git suchen"):
+                commits = resolve_commits(root, releases)
+            trees = {}
+            for version, edition in editions.items():
+                commit, found_by = commits[version]
+                with progress.step(version, f"Quelltexte aus {short_ref(edition.release.ref)}") as step:
+                    if found_by != edition.release.ref:
+                        step["result"] = f"{edition.release.ref} fehlt hier, aus Commit {commit[:12]} gebaut"
+                    trees[version] = edition.export_sources(commit)
+            versions_data = work / "versions-data.json"
+            reports = {version: EditionReport(version) for version in editions}
+            # A switcher links to sections of the other editions, known from their
+            # manifests: a second, incremental pass runs only if those changed.
+            for attempt in range(2):
+                text = json.dumps(versions_payload(releases, editions), ensure_ascii=False, sort_keys=True)
+                changed = not versions_data.is_file() or versions_data.read_text(encoding="utf-8") != text
+                if attempt and not changed:
+                    break
+                if changed:
+                    write_atomic(versions_data, text)
+                if attempt:
+                    progress.expect(len(editions))
+                what = "HTML" if not attempt else "HTML (Verweise auf die anderen Ausgaben)"
+                for version, edition in editions.items():
+                    began = time.monotonic()
+                    with progress.step(version, what) as step:
+                        pages = edition.build_html(versions_data, comments, jobs)
+                        step["result"] = f"{pages} Seiten neu geschrieben"
+                    reports[version].pages_written += pages
+                    reports[version].seconds += time.monotonic() - began
             for version, edition in editions.items():
                 began = time.monotonic()
-                with progress.step(version, what) as step:
-                    pages = edition.build_html(versions_data, comments, jobs)
-                    step["result"] = f"{pages} Seiten neu geschrieben"
-                reports[version].pages_written += pages
+                with progress.step(version, "PDF") as step:
+                    reports[version].pdf_built = edition.build_pdf(trees[version])
+                    step["result"] = "neu gebaut" if reports[version].pdf_built else "unverändert"
                 reports[version].seconds += time.monotonic() - began
-        for version, edition in editions.items():
-            began = time.monotonic()
-            with progress.step(version, "PDF") as step:
-                reports[version].pdf_built = edition.build_pdf(trees[version])
-                step["result"] = "neu gebaut" if reports[version].pdf_built else "unverändert"
-            reports[version].seconds += time.monotonic() - began
-        report.editions = list(reports.values())
-        with progress.step("", "Veröffentlichen"):
-            report.published = publish(out, releases,
-                                       {v: (e.html, e.pdf_dir / PDF_NAME) for v, e in editions.items()})
-    progress.finish()
+            report.editions = list(reports.values())
+            with progress.step("", "Veröffentlichen"):
+                report.published = publish(out, releases,
+                                           {v: (e.html, e.pdf_dir / PDF_NAME) for v, e in editions.items()})
+    finally:
+        progress.finish()
     report.seconds = time.monotonic() - started
     return report
