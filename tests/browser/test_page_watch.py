@@ -10,7 +10,9 @@ pytestmark = pytest.mark.browser
 
 
 def test_watch_notices_requests_to_other_hosts_and_script_errors(browser, service):
-    page, watch = watched_page(browser, service.url)
+    # The service's Content-Security-Policy would block the foreign request before
+    # it is made; the watch itself is tested with the policy set aside.
+    page, watch = watched_page(browser, service.url, bypass_csp=True)
     try:
         page.goto("/latest/")
         assert watch.foreign_requests == [] and watch.script_errors == []
@@ -24,3 +26,19 @@ def test_watch_notices_requests_to_other_hosts_and_script_errors(browser, servic
         page.context.close()
     assert watch.foreign_requests == [elsewhere]
     assert any("kaputt" in error for error in watch.script_errors)
+
+
+def test_the_content_security_policy_blocks_requests_to_other_hosts(browser, service):
+    page, _ = watched_page(browser, service.url)
+    try:
+        page.goto("/latest/")
+        violated = page.evaluate("""() => new Promise((resolve) => {
+            document.addEventListener("securitypolicyviolation",
+                                      (event) => resolve(event.effectiveDirective), {once: true});
+            const image = new Image();
+            image.src = "http://127.0.0.2:9/pixel.png";
+            setTimeout(() => resolve(null), 3000);
+        })""")
+    finally:
+        page.context.close()
+    assert violated == "img-src"
