@@ -26,6 +26,9 @@ _edition_day = date.fromisoformat(edition_date)
 # German date independent of the machine's locale (used by |today| and the PDF title page).
 today = f"{_edition_day.day}. {_MONTHS[_edition_day.month - 1]} {_edition_day.year}"
 
+# Where the site is published; the PDF names its discussion there, the feed links absolutely.
+handbook_public_url = os.environ.get("HANDBOOK_PUBLIC_URL", "")
+
 # -- Operator (placeholders: replace them before publishing) -------------------
 # The legal pages (Impressum, Datenschutz, Barrierefreiheit) read these once.
 handbook_operator = {

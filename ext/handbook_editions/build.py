@@ -200,9 +200,12 @@ def versions_payload(releases: list[Release], editions: dict[str, Edition]) -> d
     payload = {"latest": releases[0].version, "editions": []}
     for release in releases:
         edition = editions[release.version]
-        sections = {}
-        if edition.manifest.is_file():
-            sections = {entry.id: entry.url for entry in load_manifest(edition.manifest).sections}
+        entries = load_manifest(edition.manifest).sections if edition.manifest.is_file() else ()
+        # Digests tell the other editions which sections changed (was-ist-neu.html, the
+        # switcher, comments written on another edition); titles name removed sections.
+        sections = {entry.id: entry.url for entry in entries}
+        digests = {entry.id: entry.digest for entry in entries if entry.digest}
+        titles = {entry.id: f"{entry.number} {entry.title}".strip() for entry in entries}
         html = edition.html
         pages = sorted(page.relative_to(html).as_posix() for page in html.rglob("*.html")) if html.is_dir() else []
         payload["editions"].append({
@@ -212,6 +215,8 @@ def versions_payload(releases: list[Release], editions: dict[str, Edition]) -> d
             "path": f"/{release.version}/",
             "pdf": PDF_NAME,
             "sections": sections,
+            "digests": digests,
+            "titles": titles,
             "pages": pages,
         })
     return payload

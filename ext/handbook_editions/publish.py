@@ -5,7 +5,7 @@
     <out>                  a symlink, swapped atomically, to the newest published tree
         index.html         redirect to latest/
         versions.json      the editions, newest first
-        latest/            a copy of the newest edition
+        latest/            a copy of the newest edition (its forms come back to latest/)
         <version>/         HTML, _feedback/sections.json and the edition's PDF
 
 A failed build publishes nothing: readers keep the last published site exactly
@@ -52,6 +52,7 @@ def publish(out: Path, releases: list[Release], built: dict[str, tuple[Path, Pat
         shutil.copytree(html, target, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
         shutil.copy2(pdf, target / PDF_NAME)
     shutil.copytree(staging / releases[0].version, staging / "latest")
+    return_to_latest(staging / "latest", releases[0].version)
     versions = {
         "latest": releases[0].version,
         "versions": [
@@ -72,6 +73,22 @@ def publish(out: Path, releases: list[Release], built: dict[str, tuple[Path, Pat
     os.replace(link, out)
     _prune(store, keep={tree})
     return tree
+
+
+def return_to_latest(latest: Path, version: str) -> None:
+    """Make the forms in the copy under ``latest/`` come back to ``latest/`` after a post without JavaScript.
+
+    The edition was built for ``/<version>/`` (``feedback_site_path``); its forms
+    write their way back as ``name="return_to" value="/<version>/…"``
+    (``sphinx_handbook.form.return_to``). Only that attribute is changed: the
+    version the forms report and every other link stay the edition's.
+    """
+    built = f'name="return_to" value="/{version}/'.encode()
+    published = b'name="return_to" value="/latest/'
+    for page in latest.rglob("*.html"):
+        html = page.read_bytes()
+        if built in html:
+            page.write_bytes(html.replace(built, published))
 
 
 def _prune(store: Path, keep: set[Path]) -> None:

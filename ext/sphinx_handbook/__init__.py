@@ -2,12 +2,15 @@
 
 from sphinx.application import Sphinx
 
+from .changes import setup_changes
 from .comments import setup_comments
 from .digests import setup_digests
+from .feed import setup_feed
 from .form import setup_form
 from .i18n import LOCALE_DIR, compile_catalogs
 from .layout import setup_layout
 from .newest import setup_newest
+from .rating import setup_rating
 from .recipe import setup_recipe
 from .sections import setup_sections
 from .versions import setup_versions
@@ -26,10 +29,13 @@ def setup(app: Sphinx) -> dict:
     setup_comments(app)
     setup_form(app)
     setup_newest(app)
+    setup_feed(app)
+    setup_rating(app)
     setup_versions(app)
+    setup_changes(app)
     return {
         "version": __version__,
-        "env_version": 2,
+        "env_version": 4,
         "parallel_read_safe": True,
         "parallel_write_safe": True,
     }

@@ -26,19 +26,20 @@ from babel.messages.pofile import read_po, write_po
 from feedback_formats.files import write_atomic
 
 from .form import form_labels
+from .rating import rating_labels
 from .i18n import CATALOGS, LANGUAGES, THEME_CATALOG, catalog_path, compile_catalogs
 
 __all__ = ["CATALOGS", "LANGUAGES", "THEME_CATALOG", "catalog_path", "extract_messages", "read_catalog", "main"]
 
 PACKAGE = Path(__file__).parent
 SOURCE_LANGUAGE = "de"
-KEYWORDS = {"_": None, "__": None, "ngettext": (1, 2), "handbook_": None}
+KEYWORDS = {"_": None, "__": None, "ngettext": (1, 2), "handbook_": None, "feedback_": None}
 # Where each catalogue's messages are written.
 SOURCES = {
-    "feedback": ("comments.py", "form.py", "newest.py", "sections.py", "_templates/feedback/*.html",
-                 "_templates/feedback-*.html"),
-    "handbook": ("layout.py", "versions.py", "recipe.py", "_templates/handbook/*.html", "_templates/handbook-*.html",
-                 "_templates/page.html"),
+    "feedback": ("comments.py", "form.py", "newest.py", "sections.py", "feed.py", "rating.py", "pdf/__init__.py",
+                 "_templates/feedback/*.html", "_templates/feedback-*.html"),
+    "handbook": ("layout.py", "versions.py", "changes.py", "recipe.py", "_templates/handbook/*.html",
+                 "_templates/handbook-*.html", "_templates/page.html"),
 }
 
 Message = str | tuple[str, str]
@@ -56,6 +57,8 @@ def extract_messages(catalog: str) -> dict[Message, list[tuple[str, int]]]:
     if catalog == "feedback":
         for label in form_labels():
             messages.setdefault(label, []).append(("feedback_formats/submission.py", 0))
+        for label in rating_labels():
+            messages.setdefault(label, []).append(("rating.py", 0))
     return messages
 
 

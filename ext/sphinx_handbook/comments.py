@@ -47,6 +47,7 @@ from sphinx.util import logging
 
 from .digests import PageDigests
 from .sections import is_web_builder, sections_domain
+from .versions import section_in_edition
 
 _ = get_translation("feedback")
 __ = get_translation("feedback", "console")
@@ -181,7 +182,24 @@ def format_time(moment: datetime, language: str) -> str:
     return format_datetime(moment, _("d. MMMM y, HH:mm 'Uhr'"), tzinfo=READERS_TIMEZONE, locale=locale)
 
 
-def template_context(config: Config) -> dict:
+def comment_origin(env: BuildEnvironment, config: Config, comment: Comment) -> dict | None:
+    """How a comment written on another edition relates to the section being read; None for this edition's.
+
+    ``href`` (the section as it was in the comment's edition) is given only when
+    the editions data knows that edition's digest of the section and it differs
+    from this edition's; ``older`` tells whether that edition came before this one.
+    """
+    if comment.version == config.version:
+        return None
+    origin = {"href": None, "older": False}
+    current = sections_domain(env).by_id.get(comment.section)
+    other = section_in_edition(env, comment.version, comment.section)
+    if current is not None and other is not None and other["digest"] and other["digest"] != current.digest:
+        origin.update(href=other["href"], older=other["older"])
+    return origin
+
+
+def template_context(env: BuildEnvironment, config: Config) -> dict:
     """What ``_templates/feedback/comments.html`` needs besides the comments."""
     language = config.language
     return {
@@ -190,6 +208,7 @@ def template_context(config: Config) -> dict:
         "comment_time": lambda comment: format_time(comment.created, language),
         "comment_timestamp": lambda comment: utc_timestamp(comment.created),
         "comment_html": lambda comment: Markup(render_text(comment.text)),
+        "comment_origin": lambda comment: comment_origin(env, config, comment),
     }
 
 

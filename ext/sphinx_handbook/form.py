@@ -16,7 +16,7 @@ shows the confirmation the page already holds (CSS ``:target``).
 from __future__ import annotations
 
 from docutils import nodes
-from feedback_formats.submission import BOX_KINDS, KIND_LABELS, SUBMISSION_FIELDS
+from feedback_formats.submission import BOX_KINDS, DEFAULT_KIND, KIND_LABELS, SUBMISSION_FIELDS
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
@@ -31,13 +31,22 @@ _ = get_translation("feedback")
 __ = get_translation("feedback", "console")
 
 API_PATH = "/api/v1/comments"
-FORM_FIELDS = tuple(field for field in SUBMISSION_FIELDS if field.name != "reply_to")
+# The service's page that shows a sender what became of their message
+# (README, "Was die Seiten an den Dienst senden"): reached by a form post, never by a link with the token.
+STATUS_PATH = "/rueckmeldung/status"
+# A reply is always a public comment.
+REPLY_KINDS = (DEFAULT_KIND,)
 
 
 def form_labels() -> list[str]:
     """The labels the form shows, for the message catalogue (catalogs.py)."""
-    return [field.label for field in FORM_FIELDS if field.control != "hidden"] + [
+    return [field.label for field in SUBMISSION_FIELDS if field.control != "hidden"] + [
         KIND_LABELS[kind] for kind in BOX_KINDS]
+
+
+def service_url(config: Config, path: str) -> str:
+    """The address of one of the feedback service's endpoints, as the forms post to it."""
+    return config.feedback_service_url.rstrip("/") + path
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:
@@ -85,25 +94,36 @@ def script_texts() -> list[tuple[str, str]]:
     ]
 
 
+def return_to(config: Config, target_uri: str, fragment: str) -> str:
+    """Where a form post without JavaScript comes back to: this edition's page, at ``fragment``.
+
+    ``handbook_editions`` points the copy of the newest edition under ``latest/``
+    back to ``latest/`` (publish.py), so the prefix is written exactly like this.
+    """
+    return f"{config.feedback_site_path.rstrip('/')}/{target_uri}#{fragment}"
+
+
 def visit_feedback_section_html(self: HTML5Translator, node: feedback_section) -> None:
     config, builder = self.config, self.builder
     docname, section_id, threads = node["docname"], node["section"], node["threads"]
     privacy = config.feedback_privacy_doc
     context = {
-        **template_context(config),
+        **template_context(builder.env, config),
         "ngettext": ngettext,
         "section": section_id,
         "section_threads": threads,
         "count": sum(1 + len(replies) for _top, replies in threads),
         "prefix": f"fb-{section_id}",
-        "action": config.feedback_service_url.rstrip("/") + API_PATH,
+        "action": service_url(config, API_PATH),
+        "status_action": service_url(config, STATUS_PATH),
         "script_texts": script_texts(),
-        "fields": FORM_FIELDS,
+        "fields": SUBMISSION_FIELDS,
         "kinds": [(kind, KIND_LABELS[kind]) for kind in BOX_KINDS],
+        "reply_kinds": [(kind, KIND_LABELS[kind]) for kind in REPLY_KINDS],
         "hidden": {
             "section": section_id,
             "version": config.version,
-            "return_to": f"{config.feedback_site_path.rstrip('/')}/{builder.get_target_uri(docname)}#{section_id}",
+            "return_to": return_to(config, builder.get_target_uri(docname), section_id),
         },
         "privacy_url": builder.get_relative_uri(docname, privacy) if privacy in builder.env.found_docs else None,
     }

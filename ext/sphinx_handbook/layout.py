@@ -5,12 +5,14 @@ captions and table wrappers for assistive technology, and the German texts of
 the search page.
 """
 
+from html import escape
 from pathlib import Path
 
 from docutils import nodes
 from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.locale import _ as sphinx_gettext
 from sphinx.locale import get_translation
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.writers.html5 import HTML5Translator
@@ -32,6 +34,46 @@ def _add_paths(app: Sphinx, config: Config) -> None:
 def _legal_links(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
     titles = app.env.titles
     context["handbook_legal_links"] = [(doc, titles[doc].astext()) for doc in LEGAL_DOCS if doc in titles]
+
+
+# Labels furo writes into its page without its catalogue, each with the markup
+# around it, so that only furo's own markup matches (a comment's text is
+# escaped and never contains it). Translated through Sphinx's catalogue
+# (locale/de/LC_MESSAGES/sphinx.po); an empty pair removes the text.
+THEME_TEXTS = (
+    ('aria-label="', "Toggle site navigation sidebar", '"'),
+    ('aria-label="', "Toggle table of contents sidebar", '"'),
+    ('aria-label="', "Toggle Light / Dark / Auto color theme", '"'),
+    ("<title>", "Contents", "</title>"),
+    ("<title>", "Menu", "</title>"),
+    ("<title>", "Expand", "</title>"),
+    ("<title>", "Light mode", "</title>"),
+    ("<title>", "Dark mode", "</title>"),
+    ("<title>", "Auto light/dark, in light mode", "</title>"),
+    ("<title>", "Auto light/dark, in dark mode", "</title>"),
+)
+# furo's footer credits "@pradyunsg's Furo" in English outside any catalogue entry.
+THEME_CREDIT = """<a class="muted-link" href="https://pradyunsg.me">@pradyunsg</a>'s"""
+
+
+def _theme_texts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    pairs = []
+    for before, english, after in THEME_TEXTS:
+        translated = str(sphinx_gettext(english))
+        if translated != english:
+            pairs.append((before + english + after, before + escape(translated) + after))
+    if str(sphinx_gettext("Made with ")) != "Made with ":
+        pairs.append((THEME_CREDIT, ""))
+    context["handbook_theme_texts"] = pairs
+
+
+def _translations_without_eval(app: Sphinx) -> None:
+    """Sphinx's translations.js needs `eval` (doctools.js), which the service's CSP forbids.
+
+    Between doctools.js and translations.js (both Sphinx's, priorities 200 and 500).
+    """
+    if app.builder.format == "html":
+        app.add_js_file("translations-csp.js", priority=300)
 
 
 def _search_texts(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -95,5 +137,7 @@ def setup_layout(app: Sphinx) -> None:
     app.add_node(table_region, html=(visit_table_region, depart_table_region))
     app.add_post_transform(FocusableTableWrappers)
     app.add_css_file("handbook.css")
+    app.connect("builder-inited", _translations_without_eval)
     app.connect("html-page-context", _search_texts)
     app.connect("html-page-context", _legal_links)
+    app.connect("html-page-context", _theme_texts)

@@ -9,13 +9,14 @@ the template ``_templates/feedback/newest.html``.
 
 from __future__ import annotations
 
+from feedback_formats.comments import Comment
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
 from sphinx.locale import get_translation
 
 from .comments import comments_domain, template_context
-from .sections import sections_domain
+from .sections import Section, sections_domain
 
 _ = get_translation("feedback")
 __ = get_translation("feedback", "console")
@@ -26,16 +27,21 @@ SIDEBAR_TEMPLATE = "feedback-newest.html"
 SIDEBAR_SCROLL_END = "sidebar/scroll-end.html"
 
 
+def newest_entries(app: Sphinx) -> list[tuple[Comment, Section]]:
+    """The newest comments of sections this edition has, newest first, with their sections (also the feed's)."""
+    sections = sections_domain(app.env).by_id
+    shown = [comment for comment in reversed(comments_domain(app.env).comments.all) if comment.section in sections]
+    return [(comment, sections[comment.section]) for comment in shown[: app.config.feedback_newest_count]]
+
+
 def render_newest(app: Sphinx) -> str:
     """The page's body: the newest comments, newest first, each linking to its section."""
-    sections = {section.id: section for section in sections_domain(app.env).all_commentable()}
-    shown = [comment for comment in reversed(comments_domain(app.env).comments.all) if comment.section in sections]
     entries = [
-        (comment, sections[comment.section].numbered_title,
-         f"{app.builder.get_relative_uri(PAGE, sections[comment.section].doc)}#{comment.section}")
-        for comment in shown[: app.config.feedback_newest_count]
+        (comment, section.numbered_title, f"{app.builder.get_relative_uri(PAGE, section.doc)}#{section.id}")
+        for comment, section in newest_entries(app)
     ]
-    return app.builder.templates.render("feedback/newest.html", {**template_context(app.config), "entries": entries})
+    context = {**template_context(app.env, app.config), "entries": entries}
+    return app.builder.templates.render("feedback/newest.html", context)
 
 
 def _collect_page(app: Sphinx):

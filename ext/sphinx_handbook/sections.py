@@ -13,11 +13,13 @@ labels every section), a note in the log elsewhere.
 
 Every HTML build writes the commentable sections to the manifest
 (``feedback_formats.manifest``); the feedback service accepts comments only for
-the sections listed there.
+the sections listed there. Each entry carries the digest of the section's own
+text (:func:`section_digest`), so editions can tell which sections changed.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from docutils import nodes
@@ -44,6 +46,7 @@ class Section:
     number: tuple[int, ...]
     title: str
     doc: str
+    digest: str
 
     @property
     def number_text(self) -> str:
@@ -71,6 +74,21 @@ def _section_id(section: nodes.section, document: nodes.document) -> str:
     return next((id_ for id_ in section["ids"] if id_ in explicit), section["ids"][0])
 
 
+def section_digest(section: nodes.section) -> str:
+    """A hex digest of the section's own text: its title and body, not its subsections.
+
+    Taken from the doctree as read, so it holds no section numbers, comment
+    boxes or comments; whitespace is normalised, so rewrapping a paragraph or a
+    rebuild leaves it as it is, while any change of wording changes it.
+    """
+    parts = [
+        child.astext() for child in section.children
+        # Build messages (they name the source path) and source comments are no text of the section.
+        if not isinstance(child, (nodes.section, nodes.system_message, nodes.comment))
+    ]
+    return hashlib.sha256(" ".join(" ".join(parts).split()).encode("utf-8")).hexdigest()
+
+
 def _depth(section: nodes.section) -> int:
     """The heading's depth in its document: 1 for the page title."""
     depth, parent = 1, section.parent
@@ -83,22 +101,23 @@ def _depth(section: nodes.section) -> int:
 class SectionsDomain(Domain):
     """The sections of every document, and this edition's commentable ones.
 
-    ``data["sections"][docname]`` lists ``(toc_anchor, section_id, title, depth)``
+    ``data["sections"][docname]`` lists ``(toc_anchor, section_id, title, depth, digest)``
     in document order. Which of them are commentable (``edition``) is decided
     per build, once the sections are numbered, and kept on the instance.
     """
 
     name = "feedback_sections"
     label = "Feedback sections"
-    data_version = 2
+    data_version = 3
     initial_data = {"sections": {}}
 
     def __init__(self, env: BuildEnvironment) -> None:
         super().__init__(env)
         self.edition: dict[str, list[Section]] = {}
+        self.by_id: dict[str, Section] = {}
 
     @property
-    def sections(self) -> dict[str, list[tuple[str, str, str, int]]]:
+    def sections(self) -> dict[str, list[tuple[str, str, str, int, str]]]:
         return self.data["sections"]
 
     def clear_doc(self, docname: str) -> None:
@@ -114,7 +133,8 @@ class SectionsDomain(Domain):
         for position, section in enumerate(document.findall(nodes.section)):
             # The same anchors as Sphinx's table of contents (and so toc_secnumbers).
             anchor = "" if position == 0 else "#" + section["ids"][0]
-            found.append((anchor, _section_id(section, document), clean_astext(section[0]), _depth(section)))
+            found.append((anchor, _section_id(section, document), clean_astext(section[0]), _depth(section),
+                          section_digest(section)))
         self.sections[docname] = found
 
     def section_ids(self, docname: str) -> list[str]:
@@ -130,12 +150,13 @@ class SectionsDomain(Domain):
     def find_edition(self, levels: list[int]) -> None:
         """Decide which sections are commentable, once the sections are numbered."""
         self.edition = {}
+        self.by_id = {}
         numbered = any(self.env.toc_secnumbers.values())
         seen: dict[str, str] = {}
         for docname in sorted(self.sections):
             numbers = self.env.toc_secnumbers.get(docname, {})
             chosen = []
-            for anchor, section_id, title, depth in self.sections[docname]:
+            for anchor, section_id, title, depth, digest in self.sections[docname]:
                 number = tuple(numbers.get(anchor) or ())
                 level = len(number) if numbered else depth
                 if not level or level not in levels:
@@ -152,9 +173,10 @@ class SectionsDomain(Domain):
                         type="feedback", subtype="duplicate_section", location=docname,
                     )
                 seen[section_id] = docname
-                chosen.append(Section(section_id, number, title, docname))
+                chosen.append(Section(section_id, number, title, docname, digest))
             if chosen:
                 self.edition[docname] = chosen
+        self.by_id = {section.id: section for sections in self.edition.values() for section in sections}
 
 
 def sections_domain(env: BuildEnvironment) -> SectionsDomain:
@@ -184,6 +206,7 @@ def _write_manifest(app: Sphinx, exception: Exception | None) -> None:
             title=section.title,
             doc=section.doc,
             url=f"{app.builder.get_target_uri(section.doc)}#{section.id}",
+            digest=section.digest,
         )
         for section in sections_domain(app.env).all_commentable()
     )

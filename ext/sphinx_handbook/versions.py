@@ -30,6 +30,9 @@ from .sections import sections_domain
 _ = get_translation("handbook")
 __ = get_translation("handbook", "console")
 
+# The generated page of every edition but the first (changes.py).
+WHATS_NEW_PAGE = "was-ist-neu"
+
 
 def _page_set(edition: dict) -> set[str]:
     """The pages of an edition: all it lists (glossary, legal pages …) and those with sections."""
@@ -75,6 +78,53 @@ def _page_ids(env: BuildEnvironment, docname: str) -> list[str]:
     return [entry[1] for entry in sections_domain(env).sections.get(docname, ()) if entry[0]]
 
 
+def section_in_edition(env: BuildEnvironment, version: str, section_id: str) -> dict | None:
+    """Where the section is in another edition: ``href``, ``digest`` (None if unknown), ``older``.
+
+    None without editions data, for an edition it does not list, or when that
+    edition has no such section.
+    """
+    data = editions_domain(env).editions
+    versions = [edition["version"] for edition in data["editions"]] if data else []
+    if version not in versions:
+        return None
+    edition = data["editions"][versions.index(version)]
+    if section_id not in edition["sections"]:
+        return None
+    current = env.config.version
+    # The editions are listed newest first.
+    older = current in versions and versions.index(version) > versions.index(current)
+    return {"href": edition["path"] + edition["sections"][section_id],
+            "digest": edition.get("digests", {}).get(section_id), "older": older}
+
+
+def whats_new_href(data: dict, edition: dict) -> str | None:
+    """The edition's "Was ist neu" page; the first edition has none."""
+    return None if edition is data["editions"][-1] else edition["path"] + WHATS_NEW_PAGE + ".html"
+
+
+def section_changes(edition: dict, sections: list) -> dict[str, str]:
+    """Per section of this page: ``same``, ``changed`` or ``missing`` in ``edition``."""
+    digests = edition.get("digests", {})
+    changes = {}
+    for section in sections:
+        if section.id not in edition["sections"]:
+            changes[section.id] = "missing"
+        else:
+            changes[section.id] = "same" if digests.get(section.id) == section.digest else "changed"
+    return changes
+
+
+def page_change(changes: dict[str, str]) -> str | None:
+    """What the page as a whole is in another edition: ``same``, ``changed``, ``missing`` (None: no sections)."""
+    if not changes:
+        return None
+    kinds = set(changes.values())
+    if kinds == {"same"}:
+        return "same"
+    return "missing" if kinds == {"missing"} else "changed"
+
+
 def _target(edition: dict, page_url: str, ids: list[str]) -> tuple[str, dict[str, str]]:
     """Where a reader of this page lands in ``edition``, and the sections JS can refine to."""
     sections: dict[str, str] = edition["sections"]
@@ -93,9 +143,11 @@ def _switcher(app: Sphinx, pagename: str) -> dict | None:
     current = app.config.version
     page_url = app.builder.get_target_uri(pagename)
     ids = _page_ids(app.env, pagename)
+    commentable = sections_domain(app.env).commentable(pagename)
     entries = []
     for edition in data["editions"]:
         target, sections = _target(edition, page_url, ids)
+        changes = section_changes(edition, commentable)
         entries.append({
             "version": edition["version"],
             "title": edition.get("title", ""),
@@ -103,6 +155,9 @@ def _switcher(app: Sphinx, pagename: str) -> dict | None:
             "href": edition["path"] + target,
             "sections": {sid: edition["path"] + url for sid, url in sections.items()},
             "current": edition["version"] == current,
+            "whats_new": whats_new_href(data, edition),
+            "change": page_change(changes),
+            "changes_json": json.dumps(changes, sort_keys=True),
         })
     latest = next((e for e in entries if e["version"] == data.get("latest")), None)
     this = next((e for e in entries if e["current"]), None)
@@ -125,10 +180,14 @@ def _links_digest(app: Sphinx, data: dict | None, docname: str) -> str:
         page_url = app.builder.get_target_uri(docname)
         ids = _page_ids(app.env, docname)
         for edition in data["editions"]:
+            digests = edition.get("digests", {})
             links = [edition["version"], edition["path"], edition.get("title"), edition.get("date"),
-                     _target(edition, page_url, ids)]
+                     _target(edition, page_url, ids), [digests.get(sid) for sid in ids]]
             digest.update(json.dumps(links, sort_keys=True).encode())
         digest.update(str(data.get("latest")).encode())
+        # The notes "changed in that edition" compare with this edition's digests.
+        # (The commentable sections are only chosen when writing starts: take all of the page's.)
+        digest.update(json.dumps([entry[4] for entry in sections_domain(app.env).sections.get(docname, ())]).encode())
     return digest.hexdigest()
 
 
@@ -157,6 +216,7 @@ def _page_context(app: Sphinx, pagename: str, templatename: str, context: dict, 
             "latest": latest["version"],
             "href": latest["href"],
             "sections_json": latest["sections_json"],
+            "whats_new": latest["whats_new"],
         }
 
 

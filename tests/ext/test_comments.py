@@ -13,7 +13,7 @@ from sphinx_handbook.comments import CommentsFileError, render_text
 from .conftest import box, comment, page, write_comments
 
 # Everything a comment may produce; anything else came from its text.
-SAFE_TAGS = {"ol", "li", "article", "p", "span", "time", "div", "br", "a"}
+SAFE_TAGS = {"ol", "li", "article", "p", "span", "time", "div", "br", "a", "bdi"}
 HOSTILE = [
     "<script>alert('text')</script>",
     '"><img src=x onerror=alert(1)>',
@@ -38,6 +38,12 @@ def test_hostile_comments_render_as_the_text_that_was_written(build):
     soup = page(build(comments=hostile), "kapitel-01/index")
     region = box(soup, "qualitaetskultur")
     listing = region.select_one("ol.fb-comments")
+    # The "Antworten" forms come from the form template, not from a comment: they name the author as text.
+    replies = listing.select("details.fb-reply")
+    assert len(replies) == len(HOSTILE)
+    for reply in replies:
+        assert reply.summary.get_text() == 'Antworten auf den Beitrag von <b onmouseover="alert(7)">Eve</b>'
+        reply.decompose()
     assert {element.name for element in listing.find_all(True)} <= SAFE_TAGS
     for element in listing.find_all(True):
         assert not [name for name in element.attrs if name.startswith("on") or name in ("style", "src")], element

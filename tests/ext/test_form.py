@@ -83,14 +83,31 @@ def test_honeypot_is_hidden_from_people_and_assistive_technology(build):
     assert ".fb-hp { position: absolute; width: 1px; height: 1px; overflow: hidden;" in css
 
 
+def summary(region) -> str:
+    """The text of the section's own box (not of a reply under a comment)."""
+    return region.select_one("details.fb-box > summary").get_text()
+
+
 def test_confirmation_for_posts_without_javascript_sits_by_the_box(build):
     region = box(page(build(), "kapitel-02/index"), "beteiligung")
     confirmation = region.find(id="fb-ok-beteiligung")
-    assert confirmation["role"] == "status"
-    assert confirmation.get_text().startswith("Danke!")
+    assert confirmation.get_text().strip().startswith("Danke!")
     assert confirmation.find_next_sibling("details")["class"] == ["fb-box"]
+    # The private way back: a form to the service's status page, the token never in a URL.
+    own = confirmation.select_one("form.fb-own")
+    assert own["method"] == "post" and own["action"] == "/rueckmeldung/status"
+    assert [(field["name"], field["type"]) for field in own.select("input")] == [("id", "hidden"), ("token", "hidden")]
+    assert own.button.get_text() == "Was wird aus meiner Nachricht?"
     css = (ASSETS / "feedback.css").read_text(encoding="utf-8")
-    assert ".fb-ok { display: none; }" in css and ".fb-ok:target { display: block;" in css
+    assert ".fb-ok { display: none; }" in css and ".fb-ok:target, .fb-ok.fb-ok-shown { display: block;" in css
+
+
+def test_one_live_region_per_page(build):
+    soup = page(build(comments=[comment("c1", "beteiligung")]), "kapitel-02/index")
+    # Two boxes, a reply form and the rating form share the page's one live region.
+    assert len(soup.select("form")) >= 4
+    assert [element.get("id") for element in soup.select('[role="status"]')] == ["fb-live"]
+    assert "fb-vh" in soup.find(id="fb-live")["class"]
 
 
 def test_summary_counts_the_sections_comments(build):
@@ -100,9 +117,9 @@ def test_summary_counts_the_sections_comments(build):
         comment("c3", "beteiligung"),
     ])
     chapter_one = page(app, "kapitel-01/index")
-    assert box(chapter_one, "qualitaetskultur").summary.get_text() == "Kommentieren… (2 Kommentare)"
-    assert box(chapter_one, "qualitaet-vertiefen").summary.get_text() == "Kommentieren…"
-    assert box(page(app, "kapitel-02/index"), "beteiligung").summary.get_text() == "Kommentieren… (1 Kommentar)"
+    assert summary(box(chapter_one, "qualitaetskultur")) == "Kommentieren… (2 Kommentare)"
+    assert summary(box(chapter_one, "qualitaet-vertiefen")) == "Kommentieren…"
+    assert summary(box(page(app, "kapitel-02/index"), "beteiligung")) == "Kommentieren… (1 Kommentar)"
 
 
 def test_service_url_and_site_path_shape_action_and_return_address(build):
@@ -110,8 +127,10 @@ def test_service_url_and_site_path_shape_action_and_return_address(build):
         "feedback_service_url": "https://feedback.example.org/",
         "feedback_site_path": "/2.0/",
     })
-    form = box(page(app, "kapitel-02/index"), "beteiligung-online").form
+    region = box(page(app, "kapitel-02/index"), "beteiligung-online")
+    form = region.select_one("form.fb-form")
     assert form["action"] == "https://feedback.example.org/api/v1/comments"
+    assert region.select_one("form.fb-own")["action"] == "https://feedback.example.org/rueckmeldung/status"
     assert form.select_one('input[name="return_to"]')["value"] == "/2.0/kapitel-02/index.html#beteiligung-online"
 
 
@@ -126,14 +145,16 @@ def test_script_and_styles_stay_small(build):
     app = build()
     size = sum(len(gzip.compress(Path(app.outdir, "_static", name).read_bytes(), 9))
                for name in ("feedback.js", "feedback.css"))
-    assert size <= 4096, f"feedback.js + feedback.css are {size} bytes gzipped"
+    # Comment box, replies, the rating form and the way to the status page, in 5 KiB.
+    assert size <= 5120, f"feedback.js + feedback.css are {size} bytes gzipped"
 
 
 def test_pages_follow_the_language_of_the_edition(build):
     app = build(confoverrides={"language": "en"},
                 comments=[comment("c1", "qualitaetskultur", created="2026-11-20T09:30:00Z", author=None)])
     region = box(page(app, "kapitel-01/index"), "qualitaetskultur")
-    assert region.summary.get_text() == "Comment… (1 comment)"
+    assert summary(region) == "Comment… (1 comment)"
+    assert region.select_one("details.fb-reply > summary").get_text() == "Reply to the post by Anonymous"
     assert region.select_one('label[for$="-text"]').get_text() == "Comment"
     assert region.select_one(".fb-author").get_text() == "Anonymous"
     assert region.select_one("time").get_text() == "November 20, 2026, 10:30 AM"

@@ -1,4 +1,5 @@
-"""feedback.js in Debian's Chromium: sending, field errors, a lost connection and its retry, withdrawing.
+"""feedback.js in Debian's Chromium: sending, field errors, a lost connection and its retry, withdrawing,
+the way to the status page, and "War diese Seite hilfreich?" with and without JavaScript.
 
 The page is the test handbook as Sphinx builds it, served over HTTP. The service's
 answers come from Playwright's router, so that each answer the script must handle
@@ -13,6 +14,7 @@ import json
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 import pytest
 from sphinx.testing.util import SphinxTestApp
@@ -90,7 +92,7 @@ def test_lost_connection_keeps_the_text_and_the_retry_reuses_its_key(page):
     form.locator("textarea[name=text]").fill("Das Rezept hat uns geholfen.")
     form.locator("input[name=consent]").check()
     form.locator("button[type=submit]").click()
-    status = form.locator("[role=status]")
+    status = form.locator(".fb-status")
     page.wait_for_function("s => s.textContent.includes('Keine Verbindung')", arg=status.element_handle())
     assert form.locator("textarea[name=text]").input_value() == "Das Rezept hat uns geholfen."
     assert page.url.endswith(PAGE), "the page navigated"
@@ -98,6 +100,9 @@ def test_lost_connection_keeps_the_text_and_the_retry_reuses_its_key(page):
     form.locator("button[type=submit]").click()
     page.wait_for_function("s => s.textContent.startsWith('Danke!')", arg=status.element_handle())
     assert form.locator("textarea[name=text]").input_value() == ""
+    # Said once more in the page's one live region, for screen readers.
+    page.wait_for_function("() => document.getElementById('fb-live').textContent.startsWith('Danke!')")
+    assert page.locator("[role=status]").count() == 1
     first, second = service.requests
     assert first.headers["idempotency-key"] == second.headers["idempotency-key"] != ""
     assert second.method == "POST" and second.headers["content-type"] == "application/json"
@@ -117,7 +122,7 @@ def test_a_new_message_after_success_gets_a_new_key_and_can_be_withdrawn(page):
     withdraw = form.locator("button.fb-withdraw")
     withdraw.click()
     page.wait_for_function("s => s.textContent.includes('zurückgezogen')",
-                           arg=form.locator("[role=status]").element_handle())
+                           arg=form.locator(".fb-status").element_handle())
     assert withdraw.count() == 0
     sent, deleted = service.requests
     assert json.loads(sent.post_data)["kind"] == "correction"
@@ -141,7 +146,7 @@ def test_field_error_is_shown_at_the_field_and_cleared_by_the_next_try(page):
     note = page.locator(f"[id='{email.get_attribute('aria-describedby')}']")
     assert note.text_content() == message and note.is_visible()
     assert email.evaluate("(e) => e.closest('.fb-field').contains(document.getElementById(e.getAttribute('aria-describedby')))")
-    assert form.locator("[role=status]").text_content() == message
+    assert form.locator(".fb-status").text_content() == message
     assert email.evaluate("e => e === document.activeElement")
     assert form.locator("textarea[name=text]").input_value() == "Ein Hinweis."
 
@@ -156,10 +161,98 @@ def test_other_refusals_are_said_in_the_status_and_keep_the_text(page):
             (503, None))
     form = open_form(page)
     form.locator("textarea[name=text]").fill("Noch ein Gedanke.")
-    status = form.locator("[role=status]")
+    status = form.locator(".fb-status")
     form.locator("button[type=submit]").click()
     page.wait_for_function("s => s.textContent === 'Zu viele Kommentare.'", arg=status.element_handle())
     form.locator("button[type=submit]").click()
     page.wait_for_function("s => s.textContent.includes('Fehler 503')", arg=status.element_handle())
     assert form.locator("textarea[name=text]").input_value() == "Noch ein Gedanke."
     assert form.locator("[aria-invalid]").count() == 0
+
+
+# -- "War diese Seite hilfreich?" ------------------------------------------------------------
+
+
+def rate_no(page, reason: str, remark: str):
+    page.goto(f"/{PAGE}")
+    form = page.locator("form.fb-rating-form")
+    form.get_by_label("Nein").check()
+    form.get_by_label(reason).check()
+    form.locator("textarea[name=reason]").fill(remark)
+    form.locator("button[type=submit]").click()
+    return form
+
+
+def test_rating_with_javascript_sends_one_reason_and_thanks_in_place(page):
+    requests = []
+
+    def answer(route, request):
+        requests.append(request)
+        route.fulfill(status=202, content_type="application/json", body="{}")
+
+    page.route("**/api/v1/ratings", answer)
+    form = rate_no(page, "Der Text ist schwer verständlich", "Zu viele Abkürzungen.")
+    thanks = page.locator("#fb-rating-ok")
+    thanks.wait_for(state="visible")
+    assert form.is_hidden()
+    page.wait_for_function("() => document.getElementById('fb-live').textContent.startsWith('Danke')")
+    [sent] = requests
+    assert sent.headers["content-type"] == "application/json"
+    assert json.loads(sent.post_data) == {
+        "doc": "kapitel-02/index", "version": "2.0", "helpful": "no",
+        "reason": "Der Text ist schwer verständlich: Zu viele Abkürzungen.",
+    }
+
+
+def test_rating_refused_says_why_and_keeps_the_form(page):
+    page.route("**/api/v1/ratings", lambda route: route.fulfill(
+        status=429, content_type="application/json",
+        body=json.dumps({"error": {"code": "rate_limited", "message": "Zu viele Rückmeldungen.", "field": None}})))
+    form = rate_no(page, "Etwas anderes", "")
+    status = form.locator(".fb-status")
+    page.wait_for_function("s => s.textContent === 'Zu viele Rückmeldungen.'", arg=status.element_handle())
+    assert form.is_visible() and page.locator("#fb-rating-ok").is_hidden()
+
+
+def test_rating_without_javascript_posts_the_form_and_comes_back_to_the_thanks(browser, site):
+    context = browser.new_context(base_url=site, java_script_enabled=False)
+    page = context.new_page()
+    posted = []
+
+    def answer(route, request):
+        posted.append(request.post_data)
+        fields = parse_qs(request.post_data)
+        # As the service answers a form post: 303 back to return_to, at the thanks.
+        back = fields["return_to"][0].split("#")[0]
+        route.fulfill(status=303, headers={"Location": f"{site}{back}#fb-rating-ok"})
+
+    page.route("**/api/v1/ratings", answer)
+    try:
+        with page.expect_navigation():
+            rate_no(page, "Die gesuchte Information fehlt", "Ein Beispiel.")
+        fields = parse_qs(posted[0])
+        assert fields["helpful"] == ["no"] and fields["doc"] == ["kapitel-02/index"]
+        # The choice and the free text, in this order; the service joins them.
+        assert fields["reason"] == ["Die gesuchte Information fehlt", "Ein Beispiel."]
+        assert page.url.endswith(f"/{PAGE}#fb-rating-ok")
+        assert page.locator("#fb-rating-ok").is_visible()
+    finally:
+        context.close()
+
+
+def test_the_status_form_carries_the_newest_message_of_the_tab(page):
+    Service(page, (202, CREATED))
+    form = open_form(page)
+    form.locator("textarea[name=text]").fill("Ein Hinweis.")
+    form.locator("button[type=submit]").click()
+    confirmation = page.locator(f"[id='fb-ok-{SECTION}']")
+    confirmation.wait_for(state="visible")
+    own = confirmation.locator("form.fb-own")
+    assert own.locator("input[name=id]").input_value() == "c_1"
+    assert own.locator("input[name=token]").input_value() == "geheim-123"
+    # Every section's confirmation knows it after a reload, from this tab's storage alone.
+    page.goto(f"/{PAGE}")
+    tokens = page.locator("form.fb-own input[name=token]")
+    assert tokens.count() == 2
+    assert {tokens.nth(i).input_value() for i in range(tokens.count())} == {"geheim-123"}
+    assert "geheim" not in page.url

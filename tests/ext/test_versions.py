@@ -43,6 +43,7 @@ def test_the_switcher_keeps_the_reader_on_the_section(build, handbook):
     assert switcher(app, "kapitel-02/index") == {
         "Ausgabe 2.0 (2026)": "/2.0/kapitel-02/index.html",
         "Ausgabe 1.0 (2016)": "/1.0/alt/kapitel.html#beteiligung",
+        "Was ist neu in 2.0?": "/2.0/was-ist-neu.html",
         "PDF dieser Ausgabe herunterladen": "../handbuch.pdf",
     }
     assert switcher(app, "glossar")["Ausgabe 1.0 (2016)"] == "/1.0/index.html"
@@ -65,7 +66,8 @@ def test_an_older_edition_says_so_on_every_page(build, handbook):
     for name in ("kapitel-02/index", "genindex", "search"):
         banner = page(app, name).select("aside.handbook-old-edition")
         assert len(banner) == 1, name
-        assert banner[0].get_text(" ", strip=True) == "Sie lesen die Ausgabe 1.0 von 2016. Zur aktuellen Ausgabe 2.0"
+        assert banner[0].get_text(" ", strip=True) == (
+            "Sie lesen die Ausgabe 1.0 von 2016. Zur aktuellen Ausgabe 2.0 · Was ist neu in 2.0?")
     link = page(app, "kapitel-02/index").select_one("aside.handbook-old-edition a")
     assert link["href"] == "/2.0/kapitel-02/index.html"
     assert json.loads(link["data-handbook-sections"]) == {"beteiligung": "/2.0/kapitel-02/index.html#beteiligung"}
@@ -75,4 +77,5 @@ def test_the_banner_follows_the_language_of_the_edition(build, handbook):
     write_editions(handbook, editions())
     app = build(confoverrides={**CONF, "version": "1.0", "language": "en"})
     banner = page(app, "kapitel-02/index").select_one("aside.handbook-old-edition")
-    assert banner.get_text(" ", strip=True) == "You are reading edition 1.0 of 2016. Go to the current edition 2.0"
+    assert banner.get_text(" ", strip=True) == (
+        "You are reading edition 1.0 of 2016. Go to the current edition 2.0 · What's new in 2.0?")

@@ -1,8 +1,13 @@
-/* Section feedback: sends a comment form with fetch and stays on the page.
-   Without this script the form posts as usual and the service redirects back.
-   Page texts come from the form's data-fb-* attributes (translated at build time). */
+/* Section feedback: sends the comment forms (a section's box, "Antworten" under a comment) and the
+   "War diese Seite hilfreich?" form with fetch and stays on the page. Without this script the forms
+   post as usual and the service redirects back. Page texts come from the forms' data-fb-* attributes
+   (translated at build time). Everything said is also said in the page's one live region (#fb-live).
+   After a comment is sent, its section's confirmation offers the status page: the id and delete
+   token go into that form's hidden fields and into sessionStorage (this tab only), never into a URL. */
 (() => {
   "use strict";
+
+  const OWN_KEY = "fb-own";
 
   const uuid = () => {
     if (crypto.randomUUID) return crypto.randomUUID();
@@ -14,8 +19,43 @@
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   };
 
+  const announce = (text) => {
+    const live = document.getElementById("fb-live");
+    if (!live) return;
+    // Emptied first, so the same words twice are spoken twice.
+    live.textContent = "";
+    window.setTimeout(() => { live.textContent = text; }, 50);
+  };
+
   const say = (form, text) => {
     form.querySelector(".fb-status").textContent = text;
+    announce(text);
+  };
+
+  // The private way back: every confirmation's status form carries the newest message of this tab.
+  const fillOwn = (own) => {
+    document.querySelectorAll("form.fb-own").forEach((statusForm) => {
+      statusForm.elements.id.value = own.id;
+      statusForm.elements.token.value = own.token;
+    });
+  };
+
+  const remember = (own) => {
+    try {
+      sessionStorage.setItem(OWN_KEY, JSON.stringify(own));
+    } catch {
+      // Storage may be off; the forms on this page are filled all the same.
+    }
+    fillOwn(own);
+  };
+
+  const remembered = () => {
+    try {
+      const own = JSON.parse(sessionStorage.getItem(OWN_KEY) || "null");
+      if (own && typeof own.id === "string" && typeof own.token === "string") fillOwn(own);
+    } catch {
+      // Nothing stored, or storage is off.
+    }
   };
 
   const message = (body) => body.error && body.error.message;
@@ -100,8 +140,13 @@
     if (response.ok) {
       form.elements.text.value = "";
       form.fbPayload = null;
-      say(form, document.getElementById(`fb-ok-${data.section}`).textContent);
-      if (body.id && body.delete_token) offerWithdrawal(form, body);
+      const confirmation = document.getElementById(`fb-ok-${data.section}`);
+      say(form, confirmation.querySelector("p").textContent);
+      if (body.id && body.delete_token) {
+        remember({ id: body.id, token: body.delete_token });
+        confirmation.classList.add("fb-ok-shown");
+        offerWithdrawal(form, body);
+      }
       return;
     }
     const text = message(body) || form.dataset.fbFailed.replace("%s", response.status);
@@ -109,17 +154,53 @@
     if (response.status === 422 && body.error && body.error.field) markError(form, body.error.field, text);
   };
 
+  // "War diese Seite hilfreich?": the chosen reason and the free text travel as one `reason`.
+  const rate = async (form) => {
+    const reasons = Array.from(form.querySelectorAll("[name=reason]"), (field) =>
+      (field.type === "radio" && !field.checked ? "" : field.value.trim())).filter(Boolean);
+    const helpful = form.elements.helpful.value;
+    const data = {
+      doc: form.elements.doc.value,
+      version: form.elements.version.value,
+      helpful,
+      reason: helpful === "no" ? reasons.join(": ") : "",
+    };
+    say(form, form.dataset.fbSending);
+    let response;
+    try {
+      response = await fetch(form.action, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(data),
+      });
+    } catch {
+      say(form, form.dataset.fbOffline);
+      return;
+    }
+    if (response.ok) {
+      const thanks = form.parentElement.querySelector(".fb-rating-ok");
+      thanks.classList.add("fb-ok-shown");
+      form.hidden = true;
+      announce(thanks.textContent);
+      return;
+    }
+    say(form, message(await answer(response)) || form.dataset.fbFailed.replace("%s", response.status));
+  };
+
   document.addEventListener("submit", async (event) => {
     const form = event.target;
-    if (!form.classList.contains("fb-form")) return;
+    const handler = form.classList.contains("fb-form") ? send : form.classList.contains("fb-rating-form") ? rate : null;
+    if (!handler) return;
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
     if (button.disabled) return;
     button.disabled = true;
     try {
-      await send(form);
+      await handler(form);
     } finally {
       button.disabled = false;
     }
   });
+
+  remembered();
 })();

@@ -1,5 +1,6 @@
-/* Edition links keep the reader on the section in view, where the other edition has it.
-   Without JavaScript they lead to the same page (or the start page). */
+/* Edition links keep the reader on the section in view, where the other edition has it, and their
+   notes say whether that section (not just the page) differs there.
+   Without JavaScript they lead to the same page (or the start page) and speak of the page. */
 (function () {
   "use strict";
   function currentSection(ids) {
@@ -27,6 +28,25 @@
     });
     return best;
   }
+  function refreshChanges() {
+    document.querySelectorAll(".handbook-change[data-handbook-changes]").forEach(function (note) {
+      var changes = JSON.parse(note.getAttribute("data-handbook-changes") || "{}");
+      if (!note.hasAttribute("data-page")) note.setAttribute("data-page", note.textContent);
+      var id = currentSection(Object.keys(changes));
+      note.textContent = id ? note.getAttribute("data-" + changes[id]) : note.getAttribute("data-page");
+    });
+  }
+  var pending = false;
+  window.addEventListener("scroll", function () {
+    if (pending) return;
+    pending = true;
+    window.requestAnimationFrame(function () {
+      pending = false;
+      refreshChanges();
+    });
+  }, { passive: true });
+  window.addEventListener("hashchange", refreshChanges);
+  refreshChanges();
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("a[data-handbook-sections]");
     if (!link) return;

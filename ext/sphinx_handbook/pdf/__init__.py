@@ -14,7 +14,12 @@ from rst2pdf import pdfbuilder
 from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.errors import SphinxError
+from sphinx.locale import get_translation
 from sphinx.util import logging
+
+from ..feed import public_url
+
+_ = get_translation("feedback")
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +27,8 @@ STYLE_DIR = Path(__file__).parent
 # DejaVu covers the typographic characters of the text (– „“ → ☐) that the
 # PDF standard fonts lack; Debian's fonts-dejavu-core puts it here.
 FONT_DIR = "/usr/share/fonts/truetype/dejavu"
+# Included by handbook-cover.tmpl, written by write_cover_note.
+COVER_NOTE = "handbook-discussion.tmpl"
 
 
 class PdfBuildFailed(SphinxError):
@@ -40,6 +47,7 @@ class HandbookPDFBuilder(pdfbuilder.PDFBuilder):
         tree = super().assemble_doctree(docname, title, author, appendices)
         hoist_included_documents(tree)
         number_sections(tree, docname, self.env.toc_secnumbers)
+        name_discussions(tree, self.config, self.env.toc_secnumbers)
         return tree
 
     def write(self, *args, **kwargs):
@@ -99,6 +107,44 @@ def number_sections(tree: nodes.Node, root_doc: str, secnumbers: dict) -> None:
     walk(tree, root_doc, [True])
 
 
+def discussion_url(config, docname: str = "") -> str:
+    """The web address where a chapter (or, without ``docname``, this edition) is discussed."""
+    url = f"{public_url(config)}/{config.version}/"
+    return url + f"{docname}.html" if docname else url
+
+
+def _link(text: str, url: str) -> nodes.paragraph:
+    paragraph = nodes.paragraph(classes=["discussion"])
+    paragraph += nodes.Text(text + " ")
+    paragraph += nodes.reference(url, url, refuri=url)
+    return paragraph
+
+
+def name_discussions(tree: nodes.document, config, secnumbers: dict) -> None:
+    """Each numbered chapter names the web address where it is discussed, under its title."""
+    if not public_url(config):
+        return
+    for chapter in tree.findall(addnodes.start_of_file):
+        section = chapter.next_node(nodes.section)
+        if section is not None and secnumbers.get(chapter["docname"]):
+            section.insert(1, _link(_("Diskussion zu diesem Kapitel:"), discussion_url(config, chapter["docname"])))
+
+
+def write_cover_note(directory: Path, config) -> None:
+    """The title page's note where the handbook is discussed online (empty without a public address).
+
+    rst2pdf renders the cover template with a fixed set of values; the template
+    includes this file, written per build beside the build's doctrees.
+    """
+    note = ""
+    if public_url(config):
+        text = _("Dieses Handbuch wird online diskutiert: Unter jedem Abschnitt der Website können Sie "
+                 "kommentieren und Fehler melden.")
+        note = f".. cssclass:: author\n\n{text} {discussion_url(config)}\n"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / COVER_NOTE).write_text(note, encoding="utf-8")
+
+
 def _is_pdf(path: Path) -> bool:
     try:
         with path.open("rb") as handle:
@@ -124,5 +170,7 @@ def _configure(app: Sphinx, config) -> None:
     if config.pdf_cover_template == "sphinxcover.tmpl":
         # rst2pdf looks cover templates up in the source dir and in templates_path
         # (joined to the source dir, so an absolute path stays as it is).
-        config.templates_path = [*config.templates_path, str(STYLE_DIR)]
+        notes = Path(app.doctreedir, "pdf-cover")
+        write_cover_note(notes, config)
+        config.templates_path = [*config.templates_path, str(STYLE_DIR), str(notes)]
         config.pdf_cover_template = "handbook-cover.tmpl"
