@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import hmac
 import logging
@@ -25,7 +26,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from feedback_formats import KINDS, MAX_BODY
 
-from . import comments, db, moderation, pages
+from . import audit, comments, db, moderation, pages, ratings, reader_status, workspace
 from .config import Config, load_config, normalise_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -35,12 +36,15 @@ from .sections import SectionCatalog
 from .security import SecurityHeaders
 from .server import BODY_TIMEOUT
 from .validation import (
-    FORM, is_honeypot, media_type, parse_body, safe_return_to, validate_submission, with_fragment,
+    FORM, is_honeypot, media_type, parse_body, safe_return_to, validate_rating, validate_submission, with_fragment,
 )
 
 log = logging.getLogger("feedback_service")
 
 API = "/api/v1"
+STATUS_PATH = "/rueckmeldung/status"
+WITHDRAW_PATH = "/rueckmeldung/zurueckziehen"
+RATING_CONFIRMATION = "fb-rating-ok"
 PURGE_INTERVAL = 3600
 CORS_METHODS = ["GET", "POST", "DELETE", "OPTIONS"]
 CORS_HEADERS = ["Content-Type", "Idempotency-Key", "X-Delete-Token", "Authorization"]
@@ -181,10 +185,39 @@ async def post_comment(request: Request) -> Response:
     except (ApiError, ValidationFailed) as exc:
         if not is_form:
             raise
-        if isinstance(exc, ValidationFailed):
-            return pages.error_page(request, exc.errors, fields, return_to, 422)
-        return pages.error_page(request, [exc], fields, return_to, exc.status, exc.headers)
+        errors, status, headers = _failure(exc)
+        return pages.error_page(request, errors, fields, return_to, status, headers)
     return _acknowledge(request, is_form, return_to, fields, answer, status)
+
+
+def _failure(exc: ApiError | ValidationFailed) -> tuple[list[ApiError], int, dict[str, str]]:
+    """What a failed form post's page lists, its status and headers."""
+    if isinstance(exc, ValidationFailed):
+        return exc.errors, 422, {}
+    return [exc], exc.status, exc.headers
+
+
+async def post_rating(request: Request) -> Response:
+    """"War diese Seite hilfreich?": 202 JSON, or 303 back to the page's confirmation."""
+    service = _service(request)
+    is_form = media_type(request.headers.get("content-type"))[0] == FORM
+    return_to: str | None = None
+    try:
+        fields = parse_body(request.headers.get("content-type"), await read_body(request))
+        if is_form:
+            return_to = _form_return_to(request, fields)
+        rating = validate_rating(fields, service.catalog)
+        answer = await service.writer.run(ratings.store_job(rating, client_address(request), service.limiter))
+    except (ApiError, ValidationFailed) as exc:
+        if not is_form:
+            raise
+        errors, status, headers = _failure(exc)
+        return pages.problem_page(request, "rating", errors, return_to, status, headers)
+    if not is_form:
+        return JSONResponse(answer, status_code=202)
+    if return_to is None:
+        return pages.rating_thanks_page(request)
+    return RedirectResponse(with_fragment(return_to, RATING_CONFIRMATION), status_code=303)
 
 
 def _form_return_to(request: Request, fields: dict) -> str | None:
@@ -207,9 +240,13 @@ def _acknowledge(
     if not is_form:
         return JSONResponse(answer, status_code=status)
     if return_to is None:
-        return pages.thanks_page(request, status)
-    section = fields.get("section") if isinstance(fields.get("section"), str) else ""
-    return RedirectResponse(with_fragment(return_to, f"fb-ok-{section}"), status_code=303)
+        response = pages.thanks_page(request, status)
+    else:
+        section = fields.get("section") if isinstance(fields.get("section"), str) else ""
+        response = RedirectResponse(with_fragment(return_to, f"fb-ok-{section}"), status_code=303)
+    # Without JavaScript the status page knows the sender only by this cookie.
+    reader_status.remember(response, request, answer)
+    return response
 
 
 async def section_comments(request: Request) -> Response:
@@ -249,6 +286,72 @@ async def delete_own_comment(request: Request) -> Response:
         raise ApiError(404, "not_found", "Diesen Kommentar gibt es nicht (mehr).")
     service = _service(request)
     return JSONResponse(await service.writer.run(comments.delete_by_author_job(comment_id, token)))
+
+
+# -- A reader's own messages (pages, not API) ----------------------------------------
+
+async def _page_form(request: Request) -> dict:
+    """The fields of a form post to a reader's page: from the site's own or an allowed origin."""
+    origin = request.headers.get("origin")
+    if origin is not None:
+        normalised = normalise_origin(origin)
+        if normalised is None or (
+            normalised != own_origin(request.scope) and normalised not in _service(request).config.allowed_origins
+        ):
+            raise ApiError(403, "foreign_origin", "Diese Anfrage kommt von einer fremden Website.")
+    return parse_body(request.headers.get("content-type"), await read_body(request))
+
+
+def _reader_page(what: str):
+    """A page a reader's form posts to; what goes wrong with the post is shown as a German page."""
+    def wrap(handler):
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            try:
+                return await handler(request, await _page_form(request))
+            except ApiError as exc:
+                return pages.problem_page(request, what, [exc], None, exc.status,
+                                          {**exc.headers, **reader_status.NO_STORE})
+
+        return endpoint
+
+    return wrap
+
+
+@_reader_page("status")
+async def own_status(request: Request, fields: dict) -> Response:
+    """What became of the reader's messages: by the form's id and token, else by the cookie."""
+    service = _service(request)
+    claims = reader_status.claims_of(fields, request.cookies.get(reader_status.COOKIE))
+    rows = await service.read(lambda conn: reader_status.owned(conn, claims))
+    if not rows:
+        return pages.no_message_page(request, reader_status.NO_STORE)
+    messages = [reader_status.describe(row, service.catalog, service.config.secret) for row in rows]
+    return pages.status_page(request, messages, WITHDRAW_PATH, reader_status.NO_STORE)
+
+
+@_reader_page("withdraw")
+async def own_withdraw(request: Request, fields: dict) -> Response:
+    """Withdraw one message: its id and delete token, and the CSRF token of the status page."""
+    service = _service(request)
+    claims = reader_status.claims_of(fields, None)
+    rows = await service.read(lambda conn: reader_status.owned(conn, claims))
+    if not rows:
+        return pages.no_message_page(request, reader_status.NO_STORE)
+    csrf = fields.get("csrf")
+    if not isinstance(csrf, str) or not reader_status.csrf_valid(service.config.secret, claims[0], csrf):
+        raise ApiError(403, "invalid_csrf", "Das Formular ist abgelaufen oder ungültig. Bitte öffnen Sie "
+                       "die Statusseite noch einmal und ziehen Sie die Nachricht dort zurück.")
+    claim = claims[0]
+    try:
+        await service.writer.run(comments.delete_by_author_job(claim.comment_id, claim.token))
+    except ApiError:  # withdrawn meanwhile, in another tab
+        return pages.no_message_page(request, reader_status.NO_STORE)
+    left = reader_status.remaining(request, claim.comment_id)
+    response = pages.withdrawn_page(request, bool(left), STATUS_PATH, reader_status.NO_STORE)
+    if left is not None:
+        reader_status.keep(response, request, left)
+    return response
 
 
 # -- Admin API -------------------------------------------------------------------
@@ -299,17 +402,23 @@ async def admin_corrections(request: Request) -> Response:
         lambda conn: moderation.listing(conn, service.catalog, status, "correction")
     )
     if request.query_params.get("format") == "markdown":
-        return PlainTextResponse(
-            moderation.corrections_report(rows), media_type="text/markdown; charset=utf-8"
-        )
+        report = await service.read(lambda conn: ratings.edition_report(conn, service.catalog, rows))
+        return PlainTextResponse(report, media_type="text/markdown; charset=utf-8")
     return JSONResponse({"corrections": rows})
+
+
+async def admin_ratings(request: Request) -> Response:
+    service = require_admin(request)
+    return JSONResponse({"ratings": await service.read(lambda conn: ratings.counts(conn, service.catalog))})
 
 
 def _moderate(action):
     async def endpoint(request: Request) -> Response:
         service = require_admin(request)
         comment_id = request.path_params["comment_id"]
-        return JSONResponse(await service.writer.run(lambda conn: action(conn, comment_id)))
+        return JSONResponse(
+            await service.writer.run(lambda conn: action(conn, comment_id, editor=audit.API))
+        )
 
     return endpoint
 
@@ -433,7 +542,11 @@ async def on_database_error(request: Request, exc: db.DatabaseError) -> Response
 
 async def on_http_error(request: Request, exc: HTTPException) -> Response:
     if not request.url.path.startswith("/api/"):
-        return pages.not_found_page(request, exc.status_code, exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405 and _allowed_methods(request.scope):
+            # The site's files answer any method the service's pages do not (OPTIONS, PUT…).
+            headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request.scope))}
+        return pages.not_found_page(request, exc.status_code, headers)
     if exc.status_code == 405:
         return error_response(ApiError(
             405, "method_not_allowed", "Diese Methode ist hier nicht erlaubt.",
@@ -449,7 +562,7 @@ def _allowed_methods(scope: Scope) -> list[str]:
     """Every method some route answers at this path (one path may have several routes)."""
     methods: set[str] = set()
     for route in ROUTES:
-        if route.endpoint is api_not_found:
+        if route.endpoint is no_such_route:
             continue
         match, _ = route.matches({**scope, "method": "GET"})
         if match != Match.NONE and route.methods:
@@ -457,7 +570,11 @@ def _allowed_methods(scope: Scope) -> list[str]:
     return sorted(methods)
 
 
-async def api_not_found(request: Request) -> Response:
+async def no_such_route(request: Request) -> Response:
+    """Under the service's own prefixes: 405 where the path exists with other methods, else 404."""
+    allowed = _allowed_methods(request.scope)
+    if allowed:
+        raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
     raise HTTPException(404)
 
 
@@ -469,6 +586,7 @@ ROUTES = [
     Route(f"{API}/comments", post_comment, methods=["POST"]),
     Route(f"{API}/comments", section_comments, methods=["GET"]),
     Route(f"{API}/comments/{{comment_id}}", delete_own_comment, methods=["DELETE"]),
+    Route(f"{API}/ratings", post_rating, methods=["POST"]),
     Route(f"{API}/admin/comments", admin_list, methods=["GET"]),
     Route(f"{API}/admin/comments/{{comment_id}}/approve", _moderate(moderation.approve),
           methods=["POST"]),
@@ -478,7 +596,11 @@ ROUTES = [
           methods=["DELETE"]),
     Route(f"{API}/admin/corrections", admin_corrections, methods=["GET"]),
     Route(f"{API}/admin/export", admin_export, methods=["GET"]),
-    Route("/api/{rest:path}", api_not_found),
+    Route(f"{API}/admin/ratings", admin_ratings, methods=["GET"]),
+    Route("/api/{rest:path}", no_such_route),
+    Route(STATUS_PATH, own_status, methods=["POST"]),
+    Route(WITHDRAW_PATH, own_withdraw, methods=["POST"]),
+    Route("/rueckmeldung/{rest:path}", no_such_route),
 ]
 
 
@@ -535,7 +657,7 @@ def create_app(config: Config | None = None) -> Starlette:
     # Outermost of all: every answer carries the security headers, the guard's 403 too.
     middleware.insert(0, Middleware(SecurityHeaders))
     app = Starlette(
-        routes=[*ROUTES, Mount("/", app=SiteFiles(service.config.site_dir))],
+        routes=[*ROUTES, *workspace.mount(), Mount("/", app=SiteFiles(service.config.site_dir))],
         middleware=middleware,
         exception_handlers={
             ApiError: on_api_error,

@@ -1,4 +1,4 @@
-"""``python -m feedback_service …``: serve, moderate, corrections, purge, migrate.
+"""``python -m feedback_service …``: serve, moderate, corrections, purge, migrate, editors.
 
 Each subcommand is one :class:`Command` in :data:`COMMANDS`; a new one (the
 sync) is added by appending its entry.
@@ -12,12 +12,13 @@ import json
 import os
 import sys
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from feedback_formats import KIND_NAMES, KINDS, write_atomic
 
-from . import backup, comments, db, moderation, sync
+from . import accounts, audit, backup, comments, db, moderation, ratings, sync
 from .config import ADMIN_TOKEN_FILE, Config, ConfigError, load_config, redact_url, with_admin_token, with_secret
 from .errors import ApiError
 from .sections import SectionCatalog
@@ -169,6 +170,11 @@ def _configure_moderate(parser: argparse.ArgumentParser) -> None:
     ):
         sub = actions.add_parser(action, help=f"Beiträge {text}")
         sub.add_argument("ids", nargs="+", metavar="ID")
+        if action == "reject":
+            sub.add_argument(
+                "--grund", default="", metavar="TEXT",
+                help="Begründung für die Akten (erscheint nie öffentlich)",
+            )
 
 
 def format_listing(rows: list[dict]) -> str:
@@ -203,14 +209,14 @@ def _moderate(args: argparse.Namespace, config: Config) -> int:
             rows = moderation.listing(conn, catalog, status, args.kind)
         print(format_listing(rows))
         return 0
-    action = {"approve": moderation.approve, "reject": moderation.reject,
-              "delete": moderation.delete}[args.action]
+    action = {"approve": moderation.approve, "delete": moderation.delete,
+              "reject": partial(moderation.reject, reason=getattr(args, "grund", ""))}[args.action]
     done = {"approve": "freigegeben", "reject": "abgelehnt", "delete": "gelöscht"}[args.action]
     failures = 0
     for comment_id in args.ids:
         try:
             with database.session() as conn:
-                action(conn, comment_id)
+                action(conn, comment_id, editor=audit.CLI)
         except ApiError as exc:
             print(f"{comment_id}: {exc.message}", file=sys.stderr)
             failures += 1
@@ -233,9 +239,10 @@ def _corrections(args: argparse.Namespace, config: Config) -> int:
     database = db.Database(config.database_url)
     database.migrate()
     status = None if args.status == "all" else args.status
+    catalog = SectionCatalog(config.site_dir)
     with database.session(write=False) as conn:
-        rows = moderation.listing(conn, SectionCatalog(config.site_dir), status, "correction")
-    report = moderation.corrections_report(rows)
+        rows = moderation.listing(conn, catalog, status, "correction")
+        report = ratings.edition_report(conn, catalog, rows)
     if args.output is None:
         sys.stdout.write(report)
     else:
@@ -260,6 +267,67 @@ def _purge(args: argparse.Namespace, config: Config) -> int:
 def _migrate(args: argparse.Namespace, config: Config) -> int:
     applied = db.Database(config.database_url).migrate()
     print("Angewendet: " + ", ".join(applied) if applied else "Datenbank ist aktuell.")
+    return 0
+
+
+# -- editors -------------------------------------------------------------------------
+
+def _configure_editors(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="AKTION")
+    for action, text in (
+        ("add", "Konto anlegen"), ("passwd", "neues Passwort setzen (beendet die Sitzungen)"),
+    ):
+        sub = actions.add_parser(action, help=text, description=text)
+        sub.add_argument("name", metavar="NAME", help="Name, mit dem sich das Konto anmeldet")
+        sub.add_argument(
+            "--password-stdin", action="store_true",
+            help="Passwort aus der ersten Zeile der Standardeingabe lesen (für Skripte)",
+        )
+    actions.add_parser("list", help="Konten anzeigen")
+    remove = actions.add_parser("remove", help="Konto löschen (beendet seine Sitzungen)")
+    remove.add_argument("name", metavar="NAME")
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Passwort: ")
+    if getpass.getpass("Passwort wiederholen: ") != first:
+        raise accounts.AccountError("Die beiden Eingaben stimmen nicht überein.")
+    return first
+
+
+def _editors(args: argparse.Namespace, config: Config) -> int:
+    database = db.Database(config.database_url)
+    database.migrate()
+    try:
+        if args.action == "list":
+            with database.session(write=False) as conn:
+                rows = accounts.list_editors(conn)
+            for row in rows:
+                print(f"{row['name']}  (angelegt {row['created']}, {row['sessions']} Sitzung(en))")
+            print(f"{len(rows)} Konto/Konten." if rows else "Keine Konten.")
+            return 0
+        if args.action == "remove":
+            with database.session() as conn:
+                accounts.remove_editor(conn, args.name)
+            print(f"Konto „{args.name}“ gelöscht.")
+            return 0
+        if args.action == "add":
+            accounts.check_name(args.name)
+        password = accounts.check_password(_read_password(args))
+        with database.session() as conn:
+            if args.action == "add":
+                accounts.add_editor(conn, args.name, password)
+            else:
+                accounts.set_password(conn, args.name, password)
+    except accounts.AccountError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return 1
+    done = "angelegt" if args.action == "add" else "hat ein neues Passwort"
+    print(f"Konto „{args.name.strip()}“ {done}. Anmeldung: /redaktion/anmelden")
     return 0
 
 
@@ -336,10 +404,12 @@ COMMANDS: list[Command] = [
     Command("serve", "Dienst starten (Website und API)", _configure_serve, _serve),
     Command("moderate", "Beiträge anzeigen, freigeben, ablehnen, löschen",
             _configure_moderate, _moderate),
-    Command("corrections", "Fehlermeldungen als Markdown-Bericht für die nächste Ausgabe",
-            _configure_corrections, _corrections),
+    Command("corrections", "Fehlermeldungen und die Antworten auf „War diese Seite hilfreich?“ als "
+            "Markdown-Bericht für die nächste Ausgabe", _configure_corrections, _corrections),
     Command("purge", "Abgelaufene Daten jetzt löschen", _no_options, _purge),
     Command("migrate", "Datenbankschema auf den neuesten Stand bringen", _no_options, _migrate),
+    Command("editors", "Konten der Redaktion für den Arbeitsbereich /redaktion/",
+            _configure_editors, _editors),
     Command("sync", "Freigegebene Kommentare holen, Website neu bauen und veröffentlichen",
             sync.add_arguments, sync.run),
     Command("backup", "SQLite-Datenbank im laufenden Betrieb sichern", _configure_backup, _backup),

@@ -14,6 +14,7 @@ from typing import Callable
 from feedback_formats import utc_timestamp
 
 from . import db
+from .audit import AUTHOR
 from .errors import ApiError, ValidationFailed, field_error
 from .moderation import remove_comment
 from .ratelimit import RateLimiter, client_network
@@ -164,7 +165,7 @@ def delete_by_author_job(comment_id: str, token: str) -> Callable[[db.Connection
                 "Diesen Kommentar gibt es nicht (mehr), oder das Lösch-Token passt nicht zu ihm.",
                 "token",
             )
-        remove_comment(conn, row)
+        remove_comment(conn, row, AUTHOR, "withdraw")
         return {"id": comment_id, "status": "deleted"}
 
     return job

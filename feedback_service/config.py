@@ -60,7 +60,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FEEDBACK_RATE_LIMIT",
         "10/600",
-        "Neue Kommentare je Client-Adresse: `N/SEKUNDEN` (höchstens 86400 Sekunden), "
+        "Neue Kommentare je Client-Adresse (Antworten auf „War diese Seite hilfreich?“ zählen "
+        "getrennt, mit derselben Grenze): `N/SEKUNDEN` (höchstens 86400 Sekunden), "
         "`0` schaltet die Begrenzung ab.",
     ),
     Setting(
@@ -97,6 +98,18 @@ SETTINGS: tuple[Setting, ...] = (
         "Die veröffentlichten Ausgaben, die der Abgleich neu baut (relativ zum Arbeitsverzeichnis; "
         "das Git-Repository daneben liefert ihre Quellen).",
     ),
+    Setting(
+        "FEEDBACK_EDITORS_NAME",
+        "Redaktion",
+        "Öffentlicher Name der Redaktion: So ist eine Antwort der Redaktion unter einem "
+        "Kommentar unterschrieben.",
+    ),
+    Setting(
+        "FEEDBACK_SESSION_IDLE_MINUTES",
+        "60",
+        "Nach so vielen Minuten ohne Aktion endet die Anmeldung einer Redakteurin oder eines "
+        "Redakteurs im Arbeitsbereich `/redaktion/` (höchstens 720).",
+    ),
 )
 
 _DEFAULTS = {setting.name: setting.default for setting in SETTINGS}
@@ -105,6 +118,7 @@ ADMIN_TOKEN_FILE = Path("var") / "feedback-admin-token"
 SECRET_FILE = Path("var") / "feedback-secret"
 
 MAX_RATE_WINDOW = 86400
+MAX_IDLE_MINUTES = 720
 
 
 class ConfigError(ValueError):
@@ -125,6 +139,8 @@ class Config:
     comments_file: Path = Path(_DEFAULTS["FEEDBACK_COMMENTS_FILE"])
     releases_file: Path = Path(_DEFAULTS["FEEDBACK_RELEASES_FILE"])
     secret: str = ""
+    editors_name: str = _DEFAULTS["FEEDBACK_EDITORS_NAME"]
+    session_idle_seconds: int = int(_DEFAULTS["FEEDBACK_SESSION_IDLE_MINUTES"]) * 60
 
 
 def _value(environ: Mapping[str, str], name: str) -> str:
@@ -216,6 +232,25 @@ def _parse_max_links(value: str) -> int:
     return links
 
 
+def _parse_idle_minutes(value: str) -> int:
+    try:
+        minutes = int(value)
+    except ValueError:
+        minutes = 0
+    if not 1 <= minutes <= MAX_IDLE_MINUTES:
+        raise ConfigError(
+            f"FEEDBACK_SESSION_IDLE_MINUTES={value!r}: erwartet wird eine Zahl von 1 bis "
+            f"{MAX_IDLE_MINUTES}"
+        )
+    return minutes * 60
+
+
+def _parse_editors_name(value: str) -> str:
+    if not value or len(value) > 80:
+        raise ConfigError(f"FEEDBACK_EDITORS_NAME={value!r}: erwartet werden 1 bis 80 Zeichen")
+    return value
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> Config:
     """Read every setting from ``environ`` (default: the process environment)."""
     env = os.environ if environ is None else environ
@@ -232,6 +267,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         comments_file=Path(_value(env, "FEEDBACK_COMMENTS_FILE") or _DEFAULTS["FEEDBACK_COMMENTS_FILE"]),
         releases_file=Path(_value(env, "FEEDBACK_RELEASES_FILE") or _DEFAULTS["FEEDBACK_RELEASES_FILE"]),
         secret=_value(env, "FEEDBACK_SECRET"),
+        editors_name=_parse_editors_name(_value(env, "FEEDBACK_EDITORS_NAME")),
+        session_idle_seconds=_parse_idle_minutes(_value(env, "FEEDBACK_SESSION_IDLE_MINUTES")),
     )
 
 

@@ -140,6 +140,72 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         "0008_rate_key_outside_database",
         "DROP TABLE rate_secrets; DELETE FROM rate_events",
     ),
+    (
+        # "War diese Seite hilfreich?": the answer and its reason, and nothing
+        # about who gave it; the day is precise enough for any count.
+        "0009_ratings",
+        """
+        CREATE TABLE ratings (
+            seq {identity},
+            doc TEXT NOT NULL,
+            version TEXT NOT NULL,
+            helpful TEXT NOT NULL CHECK (helpful IN ('yes', 'no')),
+            reason TEXT NOT NULL,
+            created TEXT NOT NULL
+        );
+        CREATE INDEX ratings_by_page ON ratings (version, doc)
+        """,
+    ),
+    (
+        # The editors' workspace: editorial answers (role), the reason kept with
+        # a rejection, and how far a correction or barrier report has come.
+        "0010_workspace_comments",
+        """
+        ALTER TABLE comments ADD COLUMN role TEXT NOT NULL DEFAULT 'reader'
+            CHECK (role IN ('reader', 'editors'));
+        ALTER TABLE comments ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE comments ADD COLUMN progress TEXT NOT NULL DEFAULT 'open'
+            CHECK (progress IN ('open', 'in_progress', 'done', 'declined'));
+        ALTER TABLE comments ADD COLUMN note TEXT NOT NULL DEFAULT '';
+        ALTER TABLE comments ADD COLUMN done_in TEXT NOT NULL DEFAULT '';
+        CREATE INDEX comments_by_reply ON comments (reply_to)
+        """,
+    ),
+    (
+        "0011_editors",
+        """
+        CREATE TABLE editors (
+            name TEXT PRIMARY KEY,
+            password_hash TEXT NOT NULL,
+            created TEXT NOT NULL
+        );
+        CREATE TABLE editor_sessions (
+            token_hash TEXT PRIMARY KEY,
+            editor TEXT NOT NULL REFERENCES editors (name) ON DELETE CASCADE,
+            csrf TEXT NOT NULL,
+            created BIGINT NOT NULL,
+            seen BIGINT NOT NULL
+        );
+        CREATE INDEX editor_sessions_by_editor ON editor_sessions (editor);
+        CREATE TABLE login_failures (
+            subject TEXT NOT NULL,
+            at BIGINT NOT NULL
+        );
+        CREATE INDEX login_failures_by_subject ON login_failures (subject, at);
+        CREATE TABLE audit_log (
+            seq {identity},
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            comment_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            section TEXT NOT NULL,
+            version TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX audit_log_by_comment ON audit_log (comment_id)
+        """,
+    ),
 )
 
 _IDENTITY = {
@@ -152,7 +218,7 @@ _MIGRATION_LOCK = 48151623
 _CHANGE_LOG_LOCK = "LOCK TABLE changes IN EXCLUSIVE MODE"
 
 # What the public sees of a comment: the record of the comments file.
-PUBLIC_FIELDS = COMMENT_FIELDS
+PUBLIC_FIELDS = (*COMMENT_FIELDS, "role")
 
 
 class DatabaseError(Exception):
@@ -650,6 +716,21 @@ def rate_events(conn: Connection, client: str, since_ms: int) -> list[int]:
 
 def add_rate_event(conn: Connection, client: str, at_ms: int) -> None:
     conn.execute("INSERT INTO rate_events (client, at) VALUES (?, ?)", (client, at_ms))
+
+
+def insert_rating(conn: Connection, doc: str, version: str, helpful: str, reason: str, day: str) -> None:
+    conn.execute(
+        "INSERT INTO ratings (doc, version, helpful, reason, created) VALUES (?, ?, ?, ?, ?)",
+        (doc, version, helpful, reason, day),
+    )
+
+
+def rating_counts(conn: Connection) -> list[dict]:
+    """How often each page of each edition was answered how, and with which reason."""
+    return conn.all(
+        "SELECT version, doc, helpful, reason, COUNT(*) AS count FROM ratings "
+        "GROUP BY version, doc, helpful, reason ORDER BY version, doc, helpful, reason"
+    )
 
 
 def purge(conn: Connection, rejected_before: str, expired_before_ms: int) -> dict[str, int]:

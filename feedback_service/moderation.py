@@ -1,6 +1,8 @@
-"""What editors do: list, approve, reject, delete, export changes, report corrections.
+"""What editors do: list, approve, reject, delete, answer, track corrections, export changes.
 
-Shared by the admin API and the command line. Every change to the set of
+Shared by the admin API, the command line and the editors' workspace; each
+action takes the name of whoever acts (an editor, or ``audit.API``/``audit.CLI``)
+and writes it to the audit log in the same transaction. Every change to the set of
 public comments is written to the change log in the same transaction, which
 is what the sync's cursor walks.
 """
@@ -8,18 +10,22 @@ is what the sync's cursor walks.
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from datetime import datetime, timedelta, timezone
 
-from feedback_formats import PRIVATE_KINDS, utc_timestamp
+from feedback_formats import MAX_TEXT, PRIVATE_KINDS, utc_timestamp
 
-from . import db
+from . import audit, db
 from .errors import ApiError
+from .schemas import PROGRESS, has_control_characters
 from .sections import SectionCatalog
 
 STATUSES = ("pending", "approved", "rejected")
 REJECTED_RETENTION = timedelta(days=30)
 EXPORT_PAGE = 1000
+MAX_NOTE = 500  # a rejection's reason, a correction's note
+MAX_EDITION = 40
 
 
 def _not_found(comment_id: str) -> ApiError:
@@ -37,7 +43,26 @@ def _is_public(row: dict) -> bool:
     return row["status"] == "approved" and row["kind"] == "comment"
 
 
-def approve(conn: db.Connection, comment_id: str) -> dict:
+def _editors_answers(conn: db.Connection, comment_id: str) -> list[dict]:
+    return conn.all(
+        "SELECT * FROM comments WHERE reply_to = ? AND role = 'editors' ORDER BY created, id",
+        (comment_id,),
+    )
+
+
+def _publish(conn: db.Connection, row: dict) -> None:
+    db.set_status(conn, row["id"], "approved")
+    db.record_change(conn, row["id"], "upsert")
+
+
+def _withhold(conn: db.Connection, row: dict, status: str) -> None:
+    db.set_status(conn, row["id"], status)
+    if _is_public(row):
+        db.record_change(conn, row["id"], "delete")
+
+
+def approve(conn: db.Connection, comment_id: str, editor: str) -> dict:
+    """Publish a reader's comment, and the editors' answers to it with it."""
     row = _existing(conn, comment_id)
     if row["kind"] in PRIVATE_KINDS:
         raise ApiError(
@@ -45,33 +70,153 @@ def approve(conn: db.Connection, comment_id: str) -> dict:
             "Fehlermeldungen und gemeldete Barrieren werden nie veröffentlicht; sie gehen an die "
             "Redaktion (Korrekturbericht).",
         )
+    if row["role"] == "editors":
+        raise ApiError(
+            409, "answer_follows_comment",
+            "Eine Antwort der Redaktion erscheint mit dem Kommentar, den sie beantwortet.",
+        )
     if row["status"] != "approved":
-        db.set_status(conn, comment_id, "approved")
-        db.record_change(conn, comment_id, "upsert")
+        _publish(conn, row)
+        for answer in _editors_answers(conn, comment_id):
+            if answer["status"] == "pending":
+                _publish(conn, answer)
+        audit.record(conn, editor, "approve", row)
     return {"id": comment_id, "status": "approved"}
 
 
-def reject(conn: db.Connection, comment_id: str) -> dict:
+def _note(value: str, field: str) -> str:
+    value = (value or "").replace("\r\n", "\n").strip()
+    if len(value) > MAX_NOTE or has_control_characters(value, multiline=True):
+        raise ApiError(
+            422, f"invalid_{field}",
+            f"Höchstens {MAX_NOTE} Zeichen und keine Steuerzeichen, bitte.", field,
+        )
+    return value
+
+
+def reject(conn: db.Connection, comment_id: str, editor: str, reason: str = "") -> dict:
+    """Refuse a submission; the optional reason stays in the record and the audit log."""
+    reason = _note(reason, "reason")
     row = _existing(conn, comment_id)
+    if row["role"] == "editors":
+        raise ApiError(
+            409, "answer_follows_comment",
+            "Eine Antwort der Redaktion wird gelöscht, nicht abgelehnt.",
+        )
     if row["status"] != "rejected":
-        db.set_status(conn, comment_id, "rejected")
-        if _is_public(row):
-            db.record_change(conn, comment_id, "delete")
+        _withhold(conn, row, "rejected")
+        conn.execute("UPDATE comments SET reason = ? WHERE id = ?", (reason, comment_id))
+        for answer in _editors_answers(conn, comment_id):
+            if answer["status"] == "approved":
+                _withhold(conn, answer, "pending")
+        audit.record(conn, editor, "reject", row, reason)
     return {"id": comment_id, "status": "rejected"}
 
 
-def remove_comment(conn: db.Connection, row: dict) -> None:
-    """Delete a comment for good; published replies to it become top-level comments."""
+def remove_comment(conn: db.Connection, row: dict, actor: str, action: str = "delete") -> None:
+    """Delete a comment for good, with the editors' answers to it.
+
+    Published replies of readers become top-level comments.
+    """
+    for answer in _editors_answers(conn, row["id"]):
+        db.delete_comment(conn, answer["id"])
+        if _is_public(answer):
+            db.record_change(conn, answer["id"], "delete")
     orphans = db.delete_comment(conn, row["id"])
     if _is_public(row):
         db.record_change(conn, row["id"], "delete")
     for orphan in orphans:
         db.record_change(conn, orphan, "upsert")
+    audit.record(conn, actor, action, row)
 
 
-def delete(conn: db.Connection, comment_id: str) -> dict:
-    remove_comment(conn, _existing(conn, comment_id))
+def delete(conn: db.Connection, comment_id: str, editor: str) -> dict:
+    remove_comment(conn, _existing(conn, comment_id), editor)
     return {"id": comment_id, "status": "deleted"}
+
+
+def answer(
+    conn: db.Connection, comment_id: str, text: str, editor: str, team_name: str
+) -> dict:
+    """The editors' public answer to a reader's comment, signed with the team's name.
+
+    It is published with the comment: at once when the comment is out,
+    otherwise when an editor approves the comment.
+    """
+    row = _existing(conn, comment_id)
+    if row["kind"] != "comment" or row["role"] == "editors":
+        raise ApiError(
+            409, "not_answerable",
+            "Beantworten lassen sich nur Kommentare von Leserinnen und Lesern.",
+        )
+    if row["status"] == "rejected":
+        raise ApiError(
+            409, "not_answerable",
+            "Ein abgelehnter Kommentar erscheint nicht; er bleibt ohne Antwort.",
+        )
+    text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text or len(text) > MAX_TEXT or has_control_characters(text, multiline=True):
+        raise ApiError(
+            422, "invalid_text",
+            f"Die Antwort braucht 1 bis {MAX_TEXT} Zeichen ohne Steuerzeichen.", "text",
+        )
+    from .comments import hash_token, new_comment_id  # comments imports this module
+
+    answer_id = new_comment_id()
+    now = utc_timestamp()
+    db.insert_comment(conn, {
+        "id": answer_id,
+        "section": row["section"],
+        "version": row["version"],
+        "kind": "comment",
+        "status": "pending",
+        "role": "editors",
+        "author": team_name,
+        "email": "",
+        "text": text,
+        "reply_to": comment_id,
+        "created": now,
+        "status_changed": now,
+        # Nobody holds a token for it: only editors delete an answer.
+        "delete_token_hash": hash_token(secrets.token_urlsafe(24)),
+    })
+    if row["status"] == "approved":
+        _publish(conn, _existing(conn, answer_id))
+    audit.record(conn, editor, "answer", row, answer_id)
+    return {"id": answer_id, "reply_to": comment_id,
+            "status": "approved" if row["status"] == "approved" else "pending"}
+
+
+def set_progress(
+    conn: db.Connection, comment_id: str, progress: str, editor: str,
+    note: str = "", edition: str = "",
+) -> dict:
+    """How far the editors are with a correction or a barrier report."""
+    if progress not in PROGRESS:
+        raise ApiError(
+            422, "invalid_progress",
+            "Der Stand muss offen, in Bearbeitung, erledigt oder abgelehnt sein.", "progress",
+        )
+    row = _existing(conn, comment_id)
+    if row["kind"] not in PRIVATE_KINDS:
+        raise ApiError(
+            409, "no_progress",
+            "Einen Bearbeitungsstand haben nur Fehlermeldungen und Barrieremeldungen.",
+        )
+    note = _note(note, "note")
+    edition = (edition or "").strip() if progress == "done" else ""
+    if len(edition) > MAX_EDITION or has_control_characters(edition, multiline=False):
+        raise ApiError(
+            422, "invalid_edition", f"Die Ausgabe hat höchstens {MAX_EDITION} Zeichen.", "edition"
+        )
+    conn.execute(
+        "UPDATE comments SET progress = ?, note = ?, done_in = ?, status_changed = ? "
+        "WHERE id = ?",
+        (progress, note, edition, utc_timestamp(), comment_id),
+    )
+    detail = PROGRESS[progress] + (f" (Ausgabe {edition})" if edition else "")
+    audit.record(conn, editor, "progress", row, detail)
+    return {"id": comment_id, "progress": progress, "note": note, "done_in": edition}
 
 
 def check_status(status: str | None) -> str | None:
@@ -194,7 +339,7 @@ def corrections_report(rows: list[dict]) -> str:
                 who += f" ({markdown_text(row['email'])})"
             lines.append(
                 f"- **{row['created']}**, Ausgabe {markdown_text(row['version'])}, {who} "
-                f"(`{row['id']}`, {row['status']}):"
+                f"(`{row['id']}`, {row['status']}, {PROGRESS[row['progress']]}):"
             )
             for text_line in row["text"].splitlines():
                 lines.append(f"  > {markdown_text(text_line)}" if text_line else "  >")

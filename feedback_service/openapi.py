@@ -16,6 +16,7 @@ from . import schemas
 _MODELS = (
     schemas.Submission, schemas.Error, schemas.Accepted, schemas.Health, schemas.Outcome,
     schemas.PublicComments, schemas.AdminComments, schemas.Corrections, schemas.Export,
+    schemas.Rating, schemas.RatingAccepted, schemas.Ratings,
 )
 _REFS, _COMPONENTS = models_json_schema(
     [(model, "validation") for model in _MODELS], ref_template="#/components/schemas/{model}"
@@ -63,14 +64,38 @@ _ACCEPTED["202"] = {**_ACCEPTED.pop("200"), "description": "Angenommen (JSON)"}
 # A form post without return_to is thanked, and one that fails shown the form again, as a page.
 for _status in ("202", "400", "403", "408", "413", "422", "429", "503"):
     _ACCEPTED[_status]["content"]["text/html"] = {"schema": {"type": "string"}}
-_ACCEPTED["303"] = {"description": "Angenommen (Formular): zurück zu return_to #fb-ok-<section>"}
+_ACCEPTED["303"] = {"description": "Angenommen (Formular): zurück zu return_to #fb-ok-<section>; setzt das "
+                    "Cookie fb_own (Pfad /rueckmeldung/) für die Statusseite"}
+
+_RATED = _answer(schemas.RatingAccepted, "", (400, 403, 408, 413, 415, 422, 429, 503))
+_RATED["202"] = {**_RATED.pop("200"), "description": "Angenommen (JSON)"}
+for _status in ("202", "400", "403", "408", "413", "422", "429", "503"):
+    _RATED[_status]["content"]["text/html"] = {"schema": {"type": "string"}}
+_RATED["303"] = {"description": "Angenommen (Formular): zurück zu return_to #fb-rating-ok"}
+
+
+def _reader_page(summary: str, description: str, fields: tuple[str, ...], answers: dict[int, str]) -> dict:
+    """A page of the service that a reader's form posts to; it answers German HTML, never cached."""
+    html = {"text/html": {"schema": {"type": "string"}}}
+    return {"post": {
+        "summary": summary, "description": description,
+        "requestBody": {"required": False, "content": {"application/x-www-form-urlencoded": {"schema": {
+            "type": "object", "properties": {name: {"type": "string"} for name in fields}}}}},
+        "responses": {str(status): {"description": text, "content": html} for status, text in answers.items()},
+    }}
+
+
+_PAGE_ERRORS = {400: _ERROR_TEXTS[400], 403: "Fremder Origin (beim Zurückziehen auch: CSRF-Token ungültig)",
+                404: "Keine Nachricht gefunden (falsche ID und falsches Token gleich)", 408: _ERROR_TEXTS[408],
+                413: _ERROR_TEXTS[413], 415: _ERROR_TEXTS[415]}
 
 OPENAPI: dict = {
     "openapi": "3.1.0",
     "info": {
         "title": "Feedback-Dienst des Kochbuchs E-Government",
         "version": "1",
-        "description": "Kommentare, Fehlermeldungen und gemeldete Barrieren zu Abschnitten des Handbuchs. "
+        "description": "Kommentare, Fehlermeldungen und gemeldete Barrieren zu Abschnitten des Handbuchs, "
+        "Antworten auf „War diese Seite hilfreich?“, die Statusseite der Leserinnen und Leser. "
         "Fehler haben immer die Form des Schemas Error: ein stabiler englischer code, eine deutsche "
         "message, das betroffene field.",
     },
@@ -106,6 +131,25 @@ OPENAPI: dict = {
                 "responses": _answer(schemas.PublicComments, "Kommentare", (403, 422, 503)),
             },
         },
+        "/api/v1/ratings": {"post": {
+            "summary": "War diese Seite hilfreich? (Ja/Nein, bei Nein ein Grund; speichert nichts über die Person)",
+            "requestBody": {"required": True, "content": {
+                "application/json": {"schema": _ref(schemas.Rating)},
+                "application/x-www-form-urlencoded": {"schema": _ref(schemas.Rating)},
+            }},
+            "responses": _RATED,
+        }},
+        "/rueckmeldung/status": _reader_page(
+            "Statusseite: was aus den eigenen Nachrichten wurde",
+            "id und token (das Lösch-Token) aus dem Formular; sind beide leer, die Nachrichten aus dem Cookie "
+            "fb_own. Antwortet immer mit Cache-Control: no-store.",
+            ("id", "token"), {200: "Die Nachrichten mit ihrem Stand", **_PAGE_ERRORS},
+        ),
+        "/rueckmeldung/zurueckziehen": _reader_page(
+            "Eigene Nachricht zurückziehen (löscht sie wie DELETE /api/v1/comments/{id})",
+            "id, token und das CSRF-Token der Statusseite.",
+            ("id", "token", "csrf"), {200: "Zurückgezogen", **_PAGE_ERRORS},
+        ),
         "/api/v1/comments/{comment_id}": {"delete": {
             "summary": "Eigenen Kommentar löschen",
             "description": "Lösch-Token im Header X-Delete-Token oder im JSON-Body {\"token\": …}, nie in "
@@ -130,6 +174,9 @@ OPENAPI: dict = {
             "Liste (oder mit format=markdown ein Bericht als text/markdown)", (422,),
             {**_STATUS, "schema": {**_STATUS["schema"], "default": "pending"}},
             {"name": "format", "in": "query", "schema": {"enum": ["json", "markdown"]}},
+        )},
+        "/api/v1/admin/ratings": {"get": _admin(
+            "Antworten auf „War diese Seite hilfreich?“ je Seite und Ausgabe", schemas.Ratings, "Zählung", (),
         )},
         "/api/v1/admin/export": {"get": _admin(
             "Änderungen an den öffentlichen Kommentaren seit einem Cursor (für sync)", schemas.Export,

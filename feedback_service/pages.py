@@ -1,4 +1,5 @@
-"""The German HTML pages of the service: thanks and errors of a plain form post, 404s.
+"""The German HTML pages of the service: thanks and errors of a plain form post, 404s,
+a reader's status page.
 
 Each is a Jinja template in ``templates/``, rendered through Starlette's
 ``Jinja2Templates`` with the i18n extension, so the texts are translatable.
@@ -77,3 +78,33 @@ def not_found_page(request: Request, status: int, headers: dict[str, str] | None
 
 def site_missing_page(request: Request) -> Response:
     return templates.TemplateResponse(request, "site-missing.html", status_code=404)
+
+
+def problem_page(
+    request: Request, what: str, errors: list[ApiError], return_to: str | None, status: int,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Why a rating, the status page or a withdrawal did not work (``what``: rating, status, withdraw)."""
+    return templates.TemplateResponse(request, "problem.html", {
+        "what": what, "errors": [error.message for error in errors], "return_to": return_to,
+    }, status_code=status, headers=headers)
+
+
+def rating_thanks_page(request: Request) -> Response:
+    return templates.TemplateResponse(request, "rating-thanks.html", status_code=202)
+
+
+def status_page(request: Request, messages: list[dict], withdraw_action: str, headers: dict[str, str]) -> Response:
+    return templates.TemplateResponse(request, "status.html", {
+        "messages": messages, "withdraw_action": withdraw_action,
+    }, headers=headers)
+
+
+def withdrawn_page(request: Request, more: bool, status_action: str, headers: dict[str, str]) -> Response:
+    return templates.TemplateResponse(request, "withdrawn.html", {
+        "more": more, "status_action": status_action,
+    }, headers=headers)
+
+
+def no_message_page(request: Request, headers: dict[str, str]) -> Response:
+    return templates.TemplateResponse(request, "no-message.html", status_code=404, headers=headers)

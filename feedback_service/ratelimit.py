@@ -29,6 +29,8 @@ from . import db
 from .errors import ApiError
 
 IPV6_PREFIX = 64
+# What a scope's 429 says there were too many of.
+_WHAT = {"": "Kommentare"}
 
 
 def client_network(address: str) -> str:
@@ -66,17 +68,24 @@ class RateLimiter:
         self.limit = limit
         self._secret = secret
 
-    def client_key(self, address: str) -> str:
+    def client_key(self, address: str, scope: str = "") -> str:
+        """The client's name for today; each ``scope`` (comments: none) counts on its own."""
         day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
         network = client_network(address).encode()
+        if scope:
+            network = scope.encode() + b"\0" + network
         return hmac.new(_daily_key(self._secret, day), network, hashlib.sha256).hexdigest()
 
-    def admit(self, conn: db.Connection, address: str) -> None:
-        """Count one new submission of ``address``; ApiError 429 when over the limit."""
+    def admit(self, conn: db.Connection, address: str, scope: str = "") -> None:
+        """Count one new submission of ``address``; ApiError 429 when over the limit.
+
+        Comments count without a scope; ratings (scope ``ratings``) have a
+        window of their own, so rating pages never use up a reader's comments.
+        """
         if self.limit is None:
             return
         count, seconds = self.limit
-        client = self.client_key(address)
+        client = self.client_key(address, scope)
         now_ms = int(time.time() * 1000)
         window_ms = seconds * 1000
         db.lock_rate_client(conn, client)
@@ -84,8 +93,8 @@ class RateLimiter:
         if len(recent) >= count:
             raise _retry_after(
                 (recent[-count] + window_ms - now_ms) / 1000,
-                "Zu viele Kommentare in kurzer Zeit. Bitte versuchen Sie es in {wait} Sekunden "
-                "noch einmal.",
+                f"Zu viele {_WHAT.get(scope, 'Rückmeldungen')} in kurzer Zeit. Bitte versuchen Sie es "
+                "in {wait} Sekunden noch einmal.",
             )
         db.add_rate_event(conn, client, now_ms)
 

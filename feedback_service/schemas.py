@@ -18,7 +18,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from feedback_formats import (
-    COMMENT_FIELDS, CONSENT_VALUES, DEFAULT_KIND, FIELDS, KINDS, MAX_AUTHOR, MAX_EMAIL, MAX_TEXT,
+    COMMENT_FIELDS, CONSENT_VALUES, DEFAULT_KIND, DEFAULT_ROLE, FIELDS, HELPFUL_VALUES, KINDS, MAX_AUTHOR, MAX_EMAIL,
+    MAX_REASON, MAX_TEXT, ROLES,
 )
 
 COMMENT_ID = re.compile(r"c_[0-9A-Z]{26}")
@@ -26,11 +27,24 @@ MAX_ID = 200  # characters of a section or version repeated in an error message
 _LINK = re.compile(r"(?:https?://|www\.)\S", re.IGNORECASE)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 STATUSES = ("pending", "approved", "rejected")
+# How far the editors are with a correction or a barrier report, and its German name.
+PROGRESS = {
+    "open": "offen", "in_progress": "in Bearbeitung", "done": "erledigt", "declined": "abgelehnt",
+}
 
 
 # Unicode's control characters (category Cc) and lone surrogates (Cs); text may hold tab and newline.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_IN_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# What the fields of a rating are called in messages (the comment box's fields have theirs in FIELDS).
+RATING_TITLES = {"doc": "Seite", "version": "Ausgabe", "helpful": "Hilfreich?", "reason": "Grund"}
+# A form post's chosen reason and free text, joined (the page's JavaScript joins them the same way).
+REASON_SEPARATOR = ": "
+
+
+def field_title(name: str) -> str:
+    """The short German name of a submitted field, as error messages use it."""
+    return FIELDS[name].title if name in FIELDS else RATING_TITLES.get(name, name)
 
 
 def has_control_characters(value: str, multiline: bool) -> bool:
@@ -66,7 +80,7 @@ def _cleaned(multiline: bool):
             return ""
         if not isinstance(value, str):
             return value  # the string type refuses it
-        title = FIELDS[info.field_name].title
+        title = field_title(info.field_name)
         value = unicodedata.normalize("NFC", value)
         if multiline:
             value = value.replace("\r\n", "\n").replace("\r", "\n")
@@ -96,21 +110,28 @@ def _text(max_length: int | None = None, required: bool = False, multiline: bool
     return limits, Field(**schema), _cleaned(multiline)
 
 
-def _known_edition(version: str, info: ValidationInfo) -> str:
-    section = info.data.get("section")
-    catalog = (info.context or {}).get("catalog")
-    if section is None or catalog is None:
+def _published(field: str, named: str, plural: str, lookup: str) -> AfterValidator:
+    """Checks ``version``: an edition of the site, and it has the ``field`` sent with it.
+
+    ``lookup`` names the catalogue's ``{version: names}`` (``editions``, ``docs``);
+    ``named`` and ``plural`` say in German what the field names.
+    """
+    def check(version: str, info: ValidationInfo) -> str:
+        name = info.data.get(field)
+        catalog = (info.context or {}).get("catalog")
+        if name is None or catalog is None:
+            return version
+        known = getattr(catalog, lookup)()
+        if not known:
+            raise invalid(f"unknown_{field}", f"Die {plural} des Handbuchs sind dem Dienst nicht bekannt: Es wurde "
+                          "keine gebaute Website mit _feedback/sections.json gefunden.", field)
+        if version not in known:
+            raise invalid("unknown_version", f"Die Ausgabe „{version[:MAX_ID]}“ des Handbuchs gibt es nicht.")
+        if name not in known[version]:
+            raise invalid(f"unknown_{field}", f"{named} „{name[:MAX_ID]}“ gibt es in Ausgabe {version} nicht.", field)
         return version
-    editions = catalog.editions()
-    if not editions:
-        raise invalid("unknown_section", "Die Abschnitte des Handbuchs sind dem Dienst nicht bekannt: Es wurde "
-                      "keine gebaute Website mit _feedback/sections.json gefunden.", "section")
-    if version not in editions:
-        raise invalid("unknown_version", f"Die Ausgabe „{version[:MAX_ID]}“ des Handbuchs gibt es nicht.")
-    if section not in editions[version]:
-        raise invalid("unknown_section", f"Den Abschnitt „{section[:MAX_ID]}“ gibt es in Ausgabe {version} nicht.",
-                      "section")
-    return version
+
+    return AfterValidator(check)
 
 
 def _few_links(text: str, info: ValidationInfo) -> str:
@@ -176,7 +197,8 @@ class Submission(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     section: Annotated[str, *_text(required=True, description="Abschnitts-ID aus sections.json")]
-    version: Annotated[str, *_text(required=True, description="Ausgabe, z. B. 2.0"), AfterValidator(_known_edition)]
+    version: Annotated[str, *_text(required=True, description="Ausgabe, z. B. 2.0"),
+                       _published("section", "Den Abschnitt", "Abschnitte", "editions")]
     text: Annotated[str, *_text(MAX_TEXT, required=True, multiline=True), AfterValidator(_few_links)]
     author: Annotated[str, *_text(MAX_AUTHOR, description="wird veröffentlicht"),
                       AfterValidator(_not_the_editors)] = ""
@@ -201,6 +223,29 @@ class Submission(BaseModel):
         return {name: getattr(self, name) for name in _STORED}
 
 
+def _only_when_unhelpful(reason: str, info: ValidationInfo) -> str:
+    """A reason explains a "no"; with a "yes" it is dropped."""
+    return reason if info.data.get("helpful") == "no" else ""
+
+
+class Rating(BaseModel):
+    """``POST /api/v1/ratings``: "War diese Seite hilfreich?" – nothing about the reader."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    doc: Annotated[str, *_text(required=True, description="Seite: ein doc aus sections.json dieser Ausgabe, "
+                               "z. B. kapitel-03/index")]
+    version: Annotated[str, *_text(required=True, description="Ausgabe, z. B. 2.0"),
+                       _published("doc", "Die Seite", "Seiten", "docs")]
+    helpful: Annotated[Literal[HELPFUL_VALUES], Field(description="yes: Ja, no: Nein"), _cleaned(False)]
+    reason: Annotated[str, *_text(MAX_REASON, multiline=True,
+                                  description="nur bei no: Grund und Anmerkung, verbunden mit \": \"; ein "
+                                  "Formular darf reason zweimal senden (Auswahl, dann freier Text)"),
+                      AfterValidator(_only_when_unhelpful)] = ""
+    return_to: Annotated[Any, Field(description="Formular: Seite, zu der die Antwort (303) zurückführt, mit Fragment "
+                                    "#fb-rating-ok", json_schema_extra={"type": "string"})] = None
+
+
 # -- Answers ---------------------------------------------------------------------------
 
 
@@ -222,6 +267,30 @@ class Accepted(BaseModel):
     delete_token: str = Field(description="für DELETE /api/v1/comments/{id}; nur diese eine Antwort nennt es")
 
 
+class RatingAccepted(BaseModel):
+    status: Literal["received"]
+
+
+class RatingCount(BaseModel):
+    reason: str
+    count: int
+
+
+class PageRatings(BaseModel):
+    """The answers to "War diese Seite hilfreich?" for one page of one edition."""
+
+    doc: str
+    version: str
+    url: str = Field(description="Adresse der Seite in dieser Ausgabe, z. B. /2.0/kapitel-03/index.html")
+    yes: int
+    no: int
+    reasons: list[RatingCount] = Field(description="Gründe zu Nein, häufigste zuerst")
+
+
+class Ratings(BaseModel):
+    ratings: list[PageRatings]
+
+
 class Health(BaseModel):
     status: Literal["ok"]
 
@@ -236,6 +305,7 @@ class Outcome(BaseModel):
 PublicComment = create_model(
     "PublicComment", __doc__="A published comment: the record of the comments file.",
     **{name: (str | None if name == "reply_to" else str, ...) for name in COMMENT_FIELDS},
+    role=(Literal[ROLES], Field(DEFAULT_ROLE, description="editors: eine Antwort der Redaktion")),
 )
 
 
@@ -248,6 +318,11 @@ class AdminComment(PublicComment):
     status: Literal[STATUSES]
     email: str
     status_changed: str
+    reason: str = Field(description="Begründung einer Ablehnung (nur für die Akten)")
+    progress: Literal[tuple(PROGRESS)] = Field(
+        description="Bearbeitungsstand einer Fehler- oder Barrieremeldung")
+    note: str = Field(description="Notiz der Redaktion zu einer Fehler- oder Barrieremeldung")
+    done_in: str = Field(description="Ausgabe, die eine erledigte Meldung übernommen hat")
     section_number: str
     section_title: str
 

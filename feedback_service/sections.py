@@ -30,6 +30,7 @@ class SectionCatalog:
         self._checked = float("-inf")
         self._stamps: dict[Path, tuple[int, int]] = {}
         self._editions: dict[str, dict[str, Section]] = {}
+        self._docs: dict[str, frozenset[str]] = {}
 
     def manifest_paths(self) -> list[Path]:
         paths = [self.site_dir / MANIFEST_PATH]
@@ -46,12 +47,17 @@ class SectionCatalog:
                     self._checked = now
         return self._editions
 
+    def docs(self) -> dict[str, frozenset[str]]:
+        """``{version: docnames}``: the pages of each edition that have commentable sections."""
+        self.editions()
+        return self._docs
+
     def describe(self, version: str, section: str) -> Section | None:
         """The section as the given edition has it, else as the newest edition that has it."""
         editions = self.editions()
         found = editions.get(version, {}).get(section)
         if found is None:
-            for name in sorted(editions, key=_version_key, reverse=True):
+            for name in sorted(editions, key=version_key, reverse=True):
                 found = editions[name].get(section)
                 if found is not None:
                     break
@@ -77,9 +83,13 @@ class SectionCatalog:
                 continue
             editions.setdefault(manifest.version, {}).update(manifest.by_id())
         self._editions = editions
+        self._docs = {
+            version: frozenset(section.doc for section in sections.values() if section.doc)
+            for version, sections in editions.items()
+        }
         self._stamps = stamps
         log.info("section manifests loaded: %s", ", ".join(sorted(editions)) or "none")
 
 
-def _version_key(version: str) -> tuple:
+def version_key(version: str) -> tuple:
     return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))

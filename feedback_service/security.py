@@ -26,7 +26,7 @@ COMMON = (
     (b"x-frame-options", b"DENY"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
-SERVICE_PREFIXES = ("/api/", "/redaktion")
+SERVICE_PREFIXES = ("/api/", "/redaktion", "/rueckmeldung/")
 
 
 def policy_for(path: str) -> bytes:

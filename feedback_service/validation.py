@@ -12,11 +12,11 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from feedback_formats import FIELDS, KIND_NAMES
+from feedback_formats import KIND_NAMES
 
 from .config import normalise_origin
 from .errors import ApiError, ValidationFailed, field_error
-from .schemas import Submission, has_control_characters
+from .schemas import REASON_SEPARATOR, Rating, Submission, field_title, has_control_characters
 from .sections import SectionCatalog
 
 FORM = "application/x-www-form-urlencoded"
@@ -26,7 +26,12 @@ REQUIRED = {
     "section": "Es fehlt der Abschnitt, zu dem Sie schreiben.",
     "version": "Es fehlt die Ausgabe des Handbuchs.",
     "text": "Bitte schreiben Sie einen Text.",
+    "doc": "Es fehlt die Seite, die Sie bewerten.",
+    "helpful": "Bitte wählen Sie „Ja“ oder „Nein“.",
 }
+# Form fields that may come more than once, with what joins their non-empty values:
+# a rating's chosen reason and its free text (in that order).
+REPEATED = {"reason": REASON_SEPARATOR}
 
 
 def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
@@ -40,7 +45,11 @@ def media_type(content_type: str | None) -> tuple[str, dict[str, str]]:
 
 
 def parse_body(content_type: str | None, body: bytes) -> dict:
-    """The submitted fields; ApiError if the body is malformed."""
+    """The submitted fields; ApiError if the body is malformed.
+
+    Of a form field sent twice the first counts, except the honeypot (any
+    filled one) and the fields in ``REPEATED`` (joined).
+    """
     kind, params = media_type(content_type)
     if kind not in ("application/json", FORM):
         raise ApiError(
@@ -65,11 +74,16 @@ def parse_body(content_type: str | None, body: bytes) -> dict:
                 400, "invalid_encoding", "Das Formular enthält ungültig kodierte Zeichen."
             ) from None
         fields: dict = {}
+        repeated: dict[str, list[str]] = {}
         for name, value in pairs:
-            if name == HONEYPOT and value.strip():
+            if name in REPEATED:
+                repeated.setdefault(name, []).append(value)
+            elif name == HONEYPOT and value.strip():
                 fields[name] = value  # any filled occurrence gives the bot away
             else:
                 fields.setdefault(name, value)
+        for name, values in repeated.items():
+            fields[name] = REPEATED[name].join(value.strip() for value in values if value.strip())
         return fields
     try:
         data = json.loads(text)
@@ -92,9 +106,10 @@ def _api_error(error: dict) -> ApiError:
     name = str(error["loc"][0]) if error["loc"] else ""
     context = error.get("ctx") or {}
     field = context.get("field") or name
-    title = FIELDS[field].title if field in FIELDS else field
+    title = field_title(field)
     kind = error["type"]
-    if kind in ("missing", "string_too_short") and field in REQUIRED:
+    blank = kind == "literal_error" and error["input"] in ("", None)
+    if (kind in ("missing", "string_too_short") or blank) and field in REQUIRED:
         return field_error(f"{field}_required", REQUIRED[field], field)
     if kind == "string_type":
         return field_error("invalid_type", f"Das Feld „{title}“ muss Text sein.", field)
@@ -106,6 +121,8 @@ def _api_error(error: dict) -> ApiError:
     if kind == "literal_error" and field == "kind":
         choices = " oder ".join(f"„{value}“ ({text})" for value, text in KIND_NAMES.items())
         return field_error("invalid_kind", f"Die Art muss {choices} sein.", field)
+    if kind == "literal_error" and field == "helpful":
+        return field_error("invalid_helpful", "Die Antwort muss „yes“ (Ja) oder „no“ (Nein) sein.", field)
     if "message" in context:
         return field_error(kind, context["message"], field)
     return field_error("invalid_value", f"Das Feld „{title}“ ist ungültig.", field)
@@ -113,8 +130,17 @@ def _api_error(error: dict) -> ApiError:
 
 def validate_submission(data: dict, catalog: SectionCatalog, max_links: int) -> Submission:
     """A checked submission, or ValidationFailed listing every invalid field."""
+    return _validated(Submission, data, {"catalog": catalog, "max_links": max_links})
+
+
+def validate_rating(data: dict, catalog: SectionCatalog) -> Rating:
+    """A checked rating, or ValidationFailed listing every invalid field."""
+    return _validated(Rating, data, {"catalog": catalog})
+
+
+def _validated(model, data: dict, context: dict):
     try:
-        return Submission.model_validate(data, context={"catalog": catalog, "max_links": max_links})
+        return model.model_validate(data, context=context)
     except ValidationError as exc:
         errors: list[ApiError] = []
         for error in exc.errors(include_url=False):

@@ -119,17 +119,18 @@ def comments_file(site: Path) -> Path:
 
 
 @contextmanager
-def running_service(site: Path, work: Path) -> Iterator[Service]:
+def running_service(site: Path, work: Path, database_url: str | None = None) -> Iterator[Service]:
     """The real service (``python -m feedback_service serve``) on a free port.
 
-    It serves ``site`` with its own SQLite database in ``work`` (also its working
-    directory and the place of its log); its sync writes ``comments_file(site)``.
+    It serves ``site`` with its own SQLite database in ``work`` (or the database
+    at ``database_url``); ``work`` is also its working directory and the place
+    of its log; its sync writes ``comments_file(site)``.
     """
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "FEEDBACK_DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
+        "FEEDBACK_DATABASE_URL": database_url or f"sqlite:///{work / 'db.sqlite3'}",
         "FEEDBACK_SITE_DIR": str(site),
         "FEEDBACK_ADMIN_TOKEN": secrets.token_urlsafe(24),
         "FEEDBACK_RATE_LIMIT": "0",

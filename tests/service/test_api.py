@@ -84,7 +84,7 @@ def test_json_comment_waits_for_moderation_then_is_public(client):
     assert shown == {
         "id": body["id"], "section": "qualitaetskultur", "version": "2.0",
         "author": "Kämmerei Musterstadt", "text": VALID["text"],
-        "created": pending["created"], "reply_to": None,
+        "created": pending["created"], "reply_to": None, "role": "reader",
     }
     assert "kaemmerei@example.org" not in client.get(
         "/api/v1/comments?section=qualitaetskultur").text
@@ -522,7 +522,7 @@ def test_export_gives_the_sync_every_change_once_in_order(client):
     assert full["full"] is True and full["complete"] is True
     assert [c["comment"]["id"] for c in full["changes"]] == [first, second]
     assert set(full["changes"][0]["comment"]) == {
-        "id", "section", "version", "author", "text", "created", "reply_to"}
+        "id", "section", "version", "author", "text", "created", "reply_to", "role"}
     cursor = full["cursor"]
     nothing = client.get(f"/api/v1/admin/export?since={cursor}", headers=ADMIN).json()
     assert nothing == {"database": database, "cursor": cursor, "full": False, "complete": True,

@@ -85,6 +85,8 @@ def test_corrections_report_for_the_next_edition(client, cli_env, capsys, tmp_pa
     submit(client, kind="correction", consent=None, version="1.0", section="altes-kapitel",
            text="Link veraltet", author="", email="")
     submit(client, text="Ein normaler Kommentar")
+    client.post("/api/v1/ratings", json={"doc": "kapitel-03/index", "version": "2.0", "helpful": "no",
+                                         "reason": "Der Text ist schwer verständlich"})
     report = tmp_path / "korrekturen.md"
     code, out, _ = run_cli(capsys, "corrections", "--output", str(report))
     assert code == 0 and "2 Fehlermeldung(en)" in out
@@ -94,6 +96,8 @@ def test_corrections_report_for_the_next_edition(client, cli_env, capsys, tmp_pa
     assert "> Seite 12: „Regsiter“ statt Register" in text
     assert "Ausgabe 1.0, anonym" in text
     assert "Ein normaler Kommentar" not in text
+    ratings = text[text.index("# War diese Seite hilfreich?"):]
+    assert "Ja: 0, Nein: 1" in ratings and "- 1 ×: Der Text ist schwer verständlich" in ratings
 
 
 def test_purge_removes_rejected_comments_after_30_days(client, cli_env, capsys):

@@ -284,7 +284,7 @@ def test_failed_build_keeps_site_comments_file_and_cursor(waiting_comment, servi
 
 def test_export_in_several_pages_arrives_whole(handbook, sections, tmp_path):
     """After a long pause the service answers in pages; the sync follows them to the end."""
-    from feedback_service import db, moderation
+    from feedback_service import audit, db, moderation
     from feedback_service.sync import ExportClient
 
     with running_service(handbook.site, tmp_path) as other:
@@ -298,7 +298,7 @@ def test_export_in_several_pages_arrives_whole(handbook, sections, tmp_path):
                 posted.append(answer.json()["id"])
         with db.Database(other.env["FEEDBACK_DATABASE_URL"]).session() as conn:
             for comment_id in posted:
-                moderation.approve(conn, comment_id)
+                moderation.approve(conn, comment_id, editor=audit.CLI)
 
         exporter = ExportClient(other.url, other.env["FEEDBACK_ADMIN_TOKEN"])
         export = exporter.changes_since("1")
