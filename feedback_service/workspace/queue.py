@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from feedback_formats import KIND_NAMES, ManifestError, load_manifest
 
 from ..schemas import PROGRESS
-from ..sections import SectionCatalog, _version_key
+from ..sections import SectionCatalog, version_key
 
 EDITORS_TIMEZONE = ZoneInfo("Europe/Berlin")
 PAGE_SIZE = 20
@@ -202,7 +202,7 @@ def edition_roots(catalog: SectionCatalog) -> EditionRoots:
 
 
 def editions(catalog: SectionCatalog) -> list[str]:
-    return sorted(catalog.editions(), key=_version_key, reverse=True)
+    return sorted(catalog.editions(), key=version_key, reverse=True)
 
 
 def section_label(section) -> str:
