@@ -15,7 +15,7 @@ TESTOPTS    ?=
 HOST        ?= 127.0.0.1
 PORT        ?= 8000
 
-.PHONY: help install test-data html pdf live site serve sync test bench clean
+.PHONY: help install test-data html pdf live site release release-notes serve sync test bench clean
 
 help:
 	@echo "Wie kommunales E-Government gelingt – make targets:"
@@ -27,6 +27,8 @@ help:
 	@echo "  make pdf      build the working tree's PDF into $(BUILDDIR)/pdf/ and check it"
 	@echo "  make live     live preview with sphinx-autobuild on http://$(HOST):8001/"
 	@echo "  make site     build every edition in releases.toml into $(BUILDDIR)/site/"
+	@echo "  make release VERSION=2.1 TITLE=\"…\"  publish a new edition: check, build, tag, record, build the site, print its notes"
+	@echo "  make release-notes VERSION=2.1  print the release notes of a recorded edition again"
 	@echo "  make sync     merge approved comments and rebuild what changed"
 	@echo "  make bench    run the benchmarks and print them as tables"
 	@echo "  make clean    remove $(BUILDDIR)/"
@@ -34,11 +36,16 @@ help:
 install: $(VENV)/.installed
 
 # Reinstall only when the project's metadata changed; the package itself is
-# installed in editable mode, so code changes need no reinstall.
+# installed in editable mode, so code changes need no reinstall. setuptools
+# warns of every editable install whose packages live in more than one folder
+# (ext/ and the top) that a folder of the same name in the working directory
+# could shadow them: here that folder is the package itself, so the warning is
+# left out.
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
+	PYTHONWARNINGS='ignore:Editable installation' \
+	  $(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,dev]'
 	@touch $@
 
 # Sphinx's own documentation, which tests/ext/test_any_project.py builds with the
@@ -65,6 +72,16 @@ live: install
 
 site: install
 	$(PY) -m handbook_editions build --out $(BUILDDIR)/site
+
+# The logic (refusals, builds, tag, the one commit, notes) is in handbook_editions.release.
+release: install
+	@test -n "$(VERSION)" && test -n "$(TITLE)" \
+	  || { echo 'Aufruf: make release VERSION=2.1 TITLE="Titel der Ausgabe"' >&2; exit 2; }
+	$(PY) -m handbook_editions release --version "$(VERSION)" --title "$(TITLE)" --out $(BUILDDIR)/site
+
+release-notes: install
+	@test -n "$(VERSION)" || { echo 'Aufruf: make release-notes VERSION=2.1' >&2; exit 2; }
+	@$(PY) -m handbook_editions release-notes --version "$(VERSION)" --out $(BUILDDIR)/site
 
 serve: site
 	$(PY) -m feedback_service serve --host $(HOST) --port $(PORT) --site-dir $(BUILDDIR)/site --sync-every 30

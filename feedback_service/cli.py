@@ -84,7 +84,10 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         os.environ["FEEDBACK_ADMIN_TOKEN"] = config.admin_token  # read by the app factory
     # Made before the workers start, so that every worker derives the same delete tokens.
     with_secret(config)
-    db.Database(config.database_url).migrate()
+    database = db.Database(config.database_url)
+    database.migrate()
+    with database.session(write=False) as conn:
+        editors = db.count_editors(conn)
     base = f"http://{_url_host(args.host)}:{args.port}"
     site_note = "" if config.site_dir.is_dir() else (
         f"   (noch nicht gebaut: {config.site_dir} fehlt – `make site` oder `make html`)"
@@ -94,8 +97,17 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         f"  Website:  {base}/{site_note}",
         f"  API:      {base}/api/v1/",
         f"  OpenAPI:  {base}/api/v1/openapi.json",
-        "",
     ]
+    # The editors' workspace and its accounts come with the editors' table.
+    if editors is not None:
+        lines.append(f"  Redaktion: {base}/redaktion/")
+    lines.append("")
+    if editors == 0:
+        lines += [
+            "Noch hat die Redaktion kein Konto. Das erste legen Sie so an (das Programm fragt nach dem Passwort):",
+            f"  {_python()} -m feedback_service editors add NAME",
+            "",
+        ]
     if generated:
         lines += [
             f"Moderation (Admin-Token erzeugt in {ADMIN_TOKEN_FILE}, nur für Sie lesbar):",

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from feedback_formats import COMMENT_FIELDS, utc_timestamp
+from feedback_formats import COMMENT_FIELDS, PRIVATE_KINDS, utc_timestamp
 
 log = logging.getLogger("feedback_service.db")
 
@@ -791,3 +791,28 @@ def purge(conn: Connection, rejected_before: str, expired_before_ms: int) -> dic
     ):
         counts[name] = conn.execute(sql, params).rowcount
     return counts
+
+
+def table_columns(conn: Connection, table: str) -> set[str]:
+    """The columns of ``table``; empty when the database has no such table (a schema older than the code)."""
+    if conn.dialect == "sqlite":
+        return {row["name"] for row in conn.all(f"PRAGMA table_info({table})")}
+    rows = conn.all("SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,))
+    return {row["column_name"] for row in rows}
+
+
+def count_editors(conn: Connection) -> int | None:
+    """How many editors' accounts there are; None when the database has no editors' table."""
+    if not table_columns(conn, "editors"):
+        return None
+    return conn.scalar("SELECT COUNT(*) AS accounts FROM editors")
+
+
+def reports_done_in(conn: Connection, edition: str) -> list[dict]:
+    """Corrections and barrier reports the editors marked as done in ``edition`` (the release notes)."""
+    kinds = ", ".join("?" for _ in PRIVATE_KINDS)
+    return conn.all(
+        "SELECT id, kind, section, version, created, text FROM comments "
+        f"WHERE progress = 'done' AND done_in = ? AND kind IN ({kinds}) ORDER BY kind, created, id",
+        (edition, *PRIVATE_KINDS),
+    )

@@ -40,6 +40,7 @@ from typing import Callable, Iterator
 
 import requests
 from handbook_editions import SiteError, SiteReport, build_site
+from handbook_editions.progress import Progress
 
 from feedback_formats import Comment, CommentError, CommentsFileError, dump_comments, parse_comments, write_atomic
 
@@ -326,13 +327,15 @@ def _exclusive(lock: Path) -> Iterator[None]:
 
 
 def sync_once(
-    exporter: Exporter, paths: SyncPaths, jobs: str = "auto", force: bool = False
+    exporter: Exporter, paths: SyncPaths, jobs: str = "auto", force: bool = False,
+    progress: Progress | None = None,
 ) -> SyncResult:
     """One complete merge; raises :class:`SyncError` having changed nothing.
 
     Refused unless ``force``: an export from another database than the one the
     cursor belongs to (a replaced or restored database), and an export that
-    would remove most of the published comments.
+    would remove most of the published comments. ``progress`` hears of every
+    build step (``make sync``); the periodic sync stays quiet.
     """
     started = time.monotonic()
     with _exclusive(paths.lock):
@@ -381,7 +384,8 @@ def sync_once(
         write_atomic(paths.comments, data)
         try:
             result.site = build_site(paths.site.absolute(), releases_file=paths.releases,
-                                     comments=paths.comments.absolute(), jobs=jobs, root=paths.project)
+                                     comments=paths.comments.absolute(), jobs=jobs, root=paths.project,
+                                     progress=progress)
         except BaseException as exc:
             current.restore()
             if isinstance(exc, SiteError):
@@ -497,10 +501,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _once(exporter: Exporter, paths: SyncPaths, jobs: str, force: bool = False) -> int:
+def _once(exporter: Exporter, paths: SyncPaths, jobs: str, force: bool = False,
+          progress: Progress | None = None) -> int:
     stamp = datetime.now().strftime("%H:%M:%S")
     try:
-        result = sync_once(exporter, paths, jobs=jobs, force=force)
+        result = sync_once(exporter, paths, jobs=jobs, force=force, progress=progress)
     except SyncError as exc:
         print(f"[{stamp}] FEHLER beim Abgleich: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
@@ -531,7 +536,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     try:
         exporter = ExportClient(config.service_url, config.admin_token)
         if args.every is None:
-            return _once(exporter, paths, args.jobs, args.force)
+            return _once(exporter, paths, args.jobs, args.force, Progress(sys.stdout))
         print(f"Abgleich mit {config.service_url} alle {args.every:g} s; beenden mit Strg+C.", flush=True)
         run_periodically(args.every, lambda: _once(exporter, paths, args.jobs), threading.Event())
     except SyncError as exc:

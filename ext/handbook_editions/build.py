@@ -25,8 +25,9 @@ from pathlib import Path
 from feedback_formats.files import write_atomic
 from feedback_formats.manifest import load_manifest, manifest_path
 
+from .progress import Progress, Silent
 from .publish import PDF_NAME, publish
-from .releases import Release, SiteError, read_releases
+from .releases import Release, SiteError, git, read_releases, resolve_commits, short_ref
 
 SPHINX_OPTS = ["--fail-on-warning", "--keep-going"]
 # What renders a PDF besides the edition's own text: the project's conf.py and
@@ -58,12 +59,28 @@ class SiteReport:
         return "\n".join(lines + [f"  veröffentlicht: {self.published} ({self.seconds:.1f} s)"])
 
 
-def _git(root: Path, *args: str, binary: bool = False):
-    result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=not binary)
+def edition_env(version: str, date: str) -> dict:
+    """The environment conf.py reads an edition's version and date from."""
+    return {**os.environ, "HANDBOOK_VERSION": version, "HANDBOOK_RELEASE": version, "HANDBOOK_DATE": date}
+
+
+def run_sphinx(builder: str, src: Path, out: Path, *, root: Path, doctrees: Path, env: dict,
+               options: list[str] = ()) -> subprocess.CompletedProcess:
+    """``sphinx-build`` with warnings as errors and the project's conf.py."""
+    command = [sys.executable, "-m", "sphinx", "-b", builder, *SPHINX_OPTS, "-c", str(root),
+               "-d", str(doctrees), *options, str(src), str(out)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=root)
+
+
+def check_pdf(result: subprocess.CompletedProcess, pdf: Path, what: str) -> None:
+    """rst2pdf may report a failed PDF and still exit 0: the file itself is checked too."""
+    if result.returncode != 0 or not pdf.is_file() or pdf.read_bytes()[:5] != b"%PDF-":
+        raise SiteError(f"{what}: PDF-Bau fehlgeschlagen:\n{result.stderr.strip()}")
+
+
+def check_html(result: subprocess.CompletedProcess, what: str) -> None:
     if result.returncode != 0:
-        error = result.stderr if not binary else result.stderr.decode(errors="replace")
-        raise SiteError(f"git {' '.join(args)}: {error.strip()}")
-    return result.stdout
+        raise SiteError(f"{what}: HTML-Bau fehlgeschlagen:\n{result.stderr.strip() or result.stdout[-2000:]}")
 
 
 class Edition:
@@ -92,17 +109,16 @@ class Edition:
     def _save_state(self, **changes: str) -> None:
         write_atomic(self.state_file, json.dumps({**self._state(), **changes}, indent=1))
 
-    def export_sources(self) -> str:
-        """Bring ``docs/`` of the release's commit into ``src``; returns its tree id.
+    def export_sources(self, commit: str) -> str:
+        """Bring ``docs/`` of the release's ``commit`` into ``src``; returns its tree id.
 
         Unchanged files keep their modification times, so Sphinx re-reads only
         what really changed.
         """
-        commit = _git(self.root, "rev-parse", "--verify", "--quiet", f"{self.release.ref}^{{commit}}").strip()
-        tree = _git(self.root, "rev-parse", f"{commit}:docs").strip()
+        tree = git(self.root, "rev-parse", f"{commit}:docs").strip()
         if self._state().get("tree") == tree and self.src.is_dir():
             return tree
-        archive = _git(self.root, "archive", "--format=tar", commit, "docs", binary=True)
+        archive = git(self.root, "archive", "--format=tar", commit, "docs", binary=True)
         wanted: dict[Path, bytes] = {}
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             for member in tar.getmembers():
@@ -121,28 +137,20 @@ class Edition:
         return tree
 
     def _env(self) -> dict:
-        return {
-            **os.environ,
-            "HANDBOOK_VERSION": self.release.version,
-            "HANDBOOK_RELEASE": self.release.version,
-            "HANDBOOK_DATE": self.release.date,
-        }
+        return edition_env(self.release.version, self.release.date)
 
     def build_html(self, versions_data: Path, comments: Path, jobs: str) -> int:
         """Incremental HTML build; returns the number of pages Sphinx rewrote."""
-        command = [
-            sys.executable, "-m", "sphinx", "-b", "html", "-j", jobs, *SPHINX_OPTS,
-            "-c", str(self.root), "-d", str(self.doctrees),
+        options = [
+            "-j", jobs,
             "-D", f"feedback_site_path=/{self.release.version}/",
             "-D", f"handbook_versions_path={versions_data}",
             "-D", f"feedback_comments_path={comments}",
         ]
         before = self._page_stamps()
-        result = subprocess.run([*command, str(self.src), str(self.html)], capture_output=True, text=True,
-                                env=self._env(), cwd=self.root)
-        if result.returncode != 0:
-            raise SiteError(f"Ausgabe {self.release.version}: HTML-Bau fehlgeschlagen:\n"
-                            f"{result.stderr.strip() or result.stdout[-2000:]}")
+        result = run_sphinx("html", self.src, self.html, root=self.root, doctrees=self.doctrees,
+                            env=self._env(), options=options)
+        check_html(result, f"Ausgabe {self.release.version}")
         # Sphinx's own "targets … out of date" leaves out the pages that
         # env-get-updated handlers (comments, switcher) added: count the writes.
         return sum(1 for page, stamp in self._page_stamps().items() if before.get(page) != stamp)
@@ -162,13 +170,9 @@ class Edition:
         pdf = self.pdf_dir / PDF_NAME
         if self._state().get("pdf") == key and pdf.is_file():
             return False
-        command = [
-            sys.executable, "-m", "sphinx", "-b", "pdf", *SPHINX_OPTS, "-c", str(self.root),
-            "-d", str(self.dir / "doctrees-pdf"), str(self.src), str(self.pdf_dir),
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, env=self._env(), cwd=self.root)
-        if result.returncode != 0 or not pdf.is_file() or pdf.read_bytes()[:5] != b"%PDF-":
-            raise SiteError(f"Ausgabe {self.release.version}: PDF-Bau fehlgeschlagen:\n{result.stderr.strip()}")
+        result = run_sphinx("pdf", self.src, self.pdf_dir, root=self.root, doctrees=self.dir / "doctrees-pdf",
+                            env=self._env())
+        check_pdf(result, pdf, f"Ausgabe {self.release.version}")
         self._save_state(pdf=key)
         return True
 
@@ -227,41 +231,67 @@ def _locked(work: Path):
 
 
 def build_site(out: Path, *, releases_file: Path, comments: Path, jobs: str = "auto",
-               root: Path | None = None) -> SiteReport:
+               root: Path | None = None, progress: Progress | None = None) -> SiteReport:
     """Build all editions incrementally and publish them to ``out`` (a symlink).
 
     ``root`` is the project (default: the directory of ``releases_file``): its
     git history gives each edition's ``docs/``, its ``conf.py`` configures every build.
+    ``progress`` hears of every step as it starts and ends (default: nobody).
     """
     started = time.monotonic()
+    progress = progress or Silent()
     releases_file = releases_file.absolute()
     root = (root or releases_file.parent).absolute()
     releases = read_releases(releases_file)
     work = out.parent / ".editions"
     report = SiteReport()
-    with _locked(work):
-        editions = {r.version: Edition(r, root, work) for r in releases}
-        trees = {version: edition.export_sources() for version, edition in editions.items()}
-        versions_data = work / "versions-data.json"
-        reports = {version: EditionReport(version) for version in editions}
-        # A switcher links to sections of the other editions, known from their
-        # manifests: a second, incremental pass runs only if those changed.
-        for attempt in range(2):
-            text = json.dumps(versions_payload(releases, editions), ensure_ascii=False, sort_keys=True)
-            changed = not versions_data.is_file() or versions_data.read_text(encoding="utf-8") != text
-            if attempt and not changed:
-                break
-            if changed:
-                write_atomic(versions_data, text)
+    # Finding the editions in git; sources, HTML and PDF of each; publishing.
+    progress.expect(3 * len(releases) + 2)
+    # A failed step leaves no half-drawn bar in front of the error message.
+    try:
+        with _locked(work):
+            editions = {r.version: Edition(r, root, work) for r in releases}
+            with progress.step("", "Ausgaben in git suchen"):
+                commits = resolve_commits(root, releases)
+            trees = {}
+            for version, edition in editions.items():
+                commit, found_by = commits[version]
+                with progress.step(version, f"Quelltexte aus {short_ref(edition.release.ref)}") as step:
+                    if found_by != edition.release.ref:
+                        step["result"] = f"{edition.release.ref} fehlt hier, aus Commit {commit[:12]} gebaut"
+                    trees[version] = edition.export_sources(commit)
+            versions_data = work / "versions-data.json"
+            reports = {version: EditionReport(version) for version in editions}
+            # A switcher links to sections of the other editions, known from their
+            # manifests: a second, incremental pass runs only if those changed.
+            for attempt in range(2):
+                text = json.dumps(versions_payload(releases, editions), ensure_ascii=False, sort_keys=True)
+                changed = not versions_data.is_file() or versions_data.read_text(encoding="utf-8") != text
+                if attempt and not changed:
+                    break
+                if changed:
+                    write_atomic(versions_data, text)
+                if attempt:
+                    progress.expect(len(editions))
+                what = "HTML" if not attempt else "HTML (Verweise auf die anderen Ausgaben)"
+                for version, edition in editions.items():
+                    began = time.monotonic()
+                    with progress.step(version, what) as step:
+                        pages = edition.build_html(versions_data, comments, jobs)
+                        step["result"] = f"{pages} Seiten neu geschrieben"
+                    reports[version].pages_written += pages
+                    reports[version].seconds += time.monotonic() - began
             for version, edition in editions.items():
                 began = time.monotonic()
-                reports[version].pages_written += edition.build_html(versions_data, comments, jobs)
+                with progress.step(version, "PDF") as step:
+                    reports[version].pdf_built = edition.build_pdf(trees[version])
+                    step["result"] = "neu gebaut" if reports[version].pdf_built else "unverändert"
                 reports[version].seconds += time.monotonic() - began
-        for version, edition in editions.items():
-            began = time.monotonic()
-            reports[version].pdf_built = edition.build_pdf(trees[version])
-            reports[version].seconds += time.monotonic() - began
-        report.editions = list(reports.values())
-        report.published = publish(out, releases, {v: (e.html, e.pdf_dir / PDF_NAME) for v, e in editions.items()})
+            report.editions = list(reports.values())
+            with progress.step("", "Veröffentlichen"):
+                report.published = publish(out, releases,
+                                           {v: (e.html, e.pdf_dir / PDF_NAME) for v, e in editions.items()})
+    finally:
+        progress.finish()
     report.seconds = time.monotonic() - started
     return report

@@ -3,10 +3,12 @@
 With the editions data of ``make site`` (``versions.py``), every edition but
 the first gets the generated page ``was-ist-neu.html``. It compares this
 edition's commentable sections with the previous edition's manifest as the
-editions data carries it: a section is added when that edition lacks its id,
-revised when its digest (``sections.section_digest``) differs, removed when only
-that edition has it. Removed sections link to the previous edition. The body
-is the template ``_templates/handbook/whats-new.html``.
+editions data carries it, by the one comparison of editions that the release
+notes use too (``handbook_editions.changes.compare_sections``): a section is
+added when that edition lacks its id, revised when its digest
+(``sections.section_digest``) differs, removed when only that edition has it.
+Removed sections link to the previous edition. The body is the template
+``_templates/handbook/whats-new.html``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 from sphinx.application import Sphinx
 from sphinx.locale import get_translation
+
+from handbook_editions.changes import compare_sections
 
 from .sections import is_web_builder, sections_domain
 from .versions import WHATS_NEW_PAGE, editions_domain
@@ -33,27 +37,23 @@ def previous_edition(data: dict | None, version: str) -> dict | None:
 def render_whats_new(app: Sphinx, previous: dict) -> str:
     sections = sections_domain(app.env).all_commentable()
     known, digests = previous["sections"], previous.get("digests", {})
+    # The one comparison of editions, shared with the release notes.
+    changes = compare_sections({section_id: digests.get(section_id) for section_id in known},
+                               {section.id: section.digest for section in sections})
+    by_id = {section.id: section for section in sections}
 
-    def here(section) -> tuple[str, str]:
+    def here(section_id: str) -> tuple[str, str]:
+        section = by_id[section_id]
         return section.numbered_title, f"{app.builder.get_relative_uri(WHATS_NEW_PAGE, section.doc)}#{section.id}"
 
-    current = {section.id for section in sections}
     context = {
         "handbook_": _,
         "version": app.config.version,
         "previous": previous,
-        "added": [here(section) for section in sections if section.id not in known],
-        # A section whose old digest is unknown (a manifest from before digests) is not called revised.
-        "revised": [
-            (*here(section), previous["path"] + known[section.id])
-            for section in sections
-            if section.id in known and digests.get(section.id) not in (None, section.digest)
-        ],
-        "removed": [
-            (previous.get("titles", {}).get(section_id, section_id), previous["path"] + url)
-            for section_id, url in known.items()
-            if section_id not in current
-        ],
+        "added": [here(section_id) for section_id in changes.added],
+        "revised": [(*here(section_id), previous["path"] + known[section_id]) for section_id in changes.revised],
+        "removed": [(previous.get("titles", {}).get(section_id, section_id), previous["path"] + known[section_id])
+                    for section_id in changes.removed],
     }
     return app.builder.templates.render("handbook/whats-new.html", context)
 

@@ -117,6 +117,21 @@ def test_sync_reports_what_it_did(published, handbook):
     assert re.search(r"Dauer: \d+\.\d s", result.stdout)
 
 
+def test_sync_reports_each_step_while_it_builds(published, handbook):
+    """``make sync`` is not silent while the site builds: each edition's steps start and end on a line of their own."""
+    lines = published["result"].stdout.splitlines()
+    for version in handbook.editions():
+        for step in ("HTML", "PDF"):
+            started = [i for i, line in enumerate(lines)
+                       if re.fullmatch(rf"\[[\d:]+\] {re.escape(version)} · {step} …", line)]
+            ended = [i for i, line in enumerate(lines)
+                     if re.match(rf"\[[\d:]+\] {re.escape(version)} · {step} fertig \(\d+\.\d s", line)]
+            assert started and ended and started[0] < ended[0], (version, step, lines)
+    # The summary follows the progress.
+    summary = next(i for i, line in enumerate(lines) if "] Abgleich mit " in line)
+    assert all(" · " not in line for line in lines[summary:])
+
+
 def test_approved_comment_is_under_its_section_in_every_edition(published, handbook, sections):
     text = published["texts"]["shared"]
     for version in [*handbook.editions(), "latest"]:
