@@ -9,7 +9,7 @@ from .helpers import assert_accessible, comment_box, sections
 
 pytestmark = pytest.mark.browser
 
-LEGAL_PAGES = ["impressum", "datenschutz", "barrierefreiheit"]
+LEGAL_PAGES = ["impressum", "datenschutz", "barrierefreiheit", "leichte-sprache"]
 
 
 @pytest.fixture(scope="module")
