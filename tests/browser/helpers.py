@@ -27,6 +27,13 @@ def assert_accessible(page, what: str) -> None:
     assert results.violations_count == 0, f"axe-core, {what} ({page.url}):\n{results.generate_report()}"
 
 
+def newest_edition(site_dir: Path) -> str:
+    """The edition ``latest/`` shows (versions.json names it)."""
+    import json
+
+    return json.loads((site_dir / "versions.json").read_text(encoding="utf-8"))["latest"]
+
+
 def sections(site_dir: Path, version: str) -> list[dict]:
     """The commentable sections of one published edition, from its manifest."""
     return [entry.to_json() for entry in load_manifest(manifest_path(site_dir / version)).sections]
