@@ -13,7 +13,6 @@ import re
 import runpy
 import subprocess
 import sys
-import tomllib
 from collections import Counter
 from datetime import date
 from html.parser import HTMLParser
@@ -21,6 +20,8 @@ from html.parser import HTMLParser
 import pytest
 from bs4 import BeautifulSoup
 from pypdf import PdfReader
+
+from handbook_editions.releases import read_releases, resolve_commits
 
 from .conftest import DOCS, ROOT
 
@@ -498,8 +499,10 @@ def _release_docs(ref: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def editions() -> dict[str, dict[str, str]]:
     """Every edition's pages: the recorded ones from their commits, the working tree as the current one."""
-    data = tomllib.loads((ROOT / "releases.toml").read_text(encoding="utf-8"))
-    found = {release["version"]: _release_docs(release["ref"]) for release in data["release"]}
+    releases = read_releases(ROOT / "releases.toml")
+    # A clone without tags finds an edition by its recorded commit, as `make site` does.
+    commits = resolve_commits(ROOT, releases)
+    found = {version: _release_docs(commit) for version, (commit, _name) in commits.items()}
     found[CURRENT] = _working_tree()
     return found
 
