@@ -4,6 +4,7 @@ Each edition keeps its own sources, doctrees and output under
 ``<out>/../.editions/<version>/``, so rebuilds are incremental; its PDF is
 rebuilt only when its sources or the code that renders them changed. The
 project (``conf.py``, the git repository) is the directory of ``releases.toml``.
+The editions build side by side in warm processes (:mod:`.workers`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ import importlib.util
 import io
 import json
 import os
-import subprocess
-import sys
 import tarfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from subprocess import CompletedProcess
 
 from feedback_formats.files import write_atomic
 from feedback_formats.manifest import load_manifest, manifest_path
@@ -28,6 +28,7 @@ from feedback_formats.manifest import load_manifest, manifest_path
 from .progress import Progress, Silent
 from .publish import PDF_NAME, publish
 from .releases import Release, SiteError, git, read_releases, resolve_commits, short_ref
+from .workers import Build, SphinxRun, parallel, run_builds, run_one, share, warm_up
 
 SPHINX_OPTS = ["--fail-on-warning", "--keep-going"]
 # What renders a PDF besides the edition's own text: the project's conf.py and
@@ -64,21 +65,26 @@ def edition_env(version: str, date: str) -> dict:
     return {**os.environ, "HANDBOOK_VERSION": version, "HANDBOOK_RELEASE": version, "HANDBOOK_DATE": date}
 
 
-def run_sphinx(builder: str, src: Path, out: Path, *, root: Path, doctrees: Path, env: dict,
-               options: list[str] = ()) -> subprocess.CompletedProcess:
+def sphinx_run(builder: str, src: Path, out: Path, *, root: Path, doctrees: Path, env: dict,
+               options: list[str] = ()) -> SphinxRun:
     """``sphinx-build`` with warnings as errors and the project's conf.py."""
-    command = [sys.executable, "-m", "sphinx", "-b", builder, *SPHINX_OPTS, "-c", str(root),
-               "-d", str(doctrees), *options, str(src), str(out)]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=root)
+    args = ["-b", builder, *SPHINX_OPTS, "-c", str(root), "-d", str(doctrees), *options, str(src), str(out)]
+    return SphinxRun(args, env, root)
 
 
-def check_pdf(result: subprocess.CompletedProcess, pdf: Path, what: str) -> None:
+def run_sphinx(builder: str, src: Path, out: Path, *, root: Path, doctrees: Path, env: dict,
+               options: list[str] = ()) -> CompletedProcess:
+    """One such build, on its own, waited for."""
+    return run_one(sphinx_run(builder, src, out, root=root, doctrees=doctrees, env=env, options=options))
+
+
+def check_pdf(result: CompletedProcess, pdf: Path, what: str) -> None:
     """rst2pdf may report a failed PDF and still exit 0: the file itself is checked too."""
     if result.returncode != 0 or not pdf.is_file() or pdf.read_bytes()[:5] != b"%PDF-":
         raise SiteError(f"{what}: PDF-Bau fehlgeschlagen:\n{result.stderr.strip()}")
 
 
-def check_html(result: subprocess.CompletedProcess, what: str) -> None:
+def check_html(result: CompletedProcess, what: str) -> None:
     if result.returncode != 0:
         raise SiteError(f"{what}: HTML-Bau fehlgeschlagen:\n{result.stderr.strip() or result.stdout[-2000:]}")
 
@@ -139,21 +145,28 @@ class Edition:
     def _env(self) -> dict:
         return edition_env(self.release.version, self.release.date)
 
-    def build_html(self, versions_data: Path, comments: Path, jobs: str) -> int:
-        """Incremental HTML build; returns the number of pages Sphinx rewrote."""
+    def html_build(self, what: str, versions_data: Path, comments: Path, jobs: int,
+                   report: EditionReport) -> Build:
+        """The incremental HTML build; it adds the number of pages Sphinx rewrote to ``report``."""
         options = [
-            "-j", jobs,
+            "-j", str(jobs),
             "-D", f"feedback_site_path=/{self.release.version}/",
             "-D", f"handbook_versions_path={versions_data}",
             "-D", f"feedback_comments_path={comments}",
         ]
         before = self._page_stamps()
-        result = run_sphinx("html", self.src, self.html, root=self.root, doctrees=self.doctrees,
-                            env=self._env(), options=options)
-        check_html(result, f"Ausgabe {self.release.version}")
-        # Sphinx's own "targets … out of date" leaves out the pages that
-        # env-get-updated handlers (comments, switcher) added: count the writes.
-        return sum(1 for page, stamp in self._page_stamps().items() if before.get(page) != stamp)
+
+        def finish(result: CompletedProcess) -> str:
+            check_html(result, f"Ausgabe {self.release.version}")
+            # Sphinx's own "targets … out of date" leaves out the pages that
+            # env-get-updated handlers (comments, switcher) added: count the writes.
+            pages = sum(1 for page, stamp in self._page_stamps().items() if before.get(page) != stamp)
+            report.pages_written += pages
+            return f"{pages} Seiten neu geschrieben"
+
+        run = sphinx_run("html", self.src, self.html, root=self.root, doctrees=self.doctrees, env=self._env(),
+                         options=options)
+        return Build(self.release.version, what, run, finish)
 
     def _page_stamps(self) -> dict[Path, int]:
         """Modification times of the pages written from the edition's own documents."""
@@ -164,17 +177,22 @@ class Edition:
                 stamps[page] = page.stat().st_mtime_ns
         return stamps
 
-    def build_pdf(self, tree: str) -> bool:
-        """Build the PDF when the sources or the rendering code changed; True if built."""
-        key = f"{tree}:{render_digest(self.root)}"
+    def pdf_build(self, tree: str, rendering: str, report: EditionReport) -> Build | None:
+        """The PDF's build when the sources or the rendering code (its digest ``rendering``) changed."""
+        key = f"{tree}:{rendering}"
         pdf = self.pdf_dir / PDF_NAME
         if self._state().get("pdf") == key and pdf.is_file():
-            return False
-        result = run_sphinx("pdf", self.src, self.pdf_dir, root=self.root, doctrees=self.dir / "doctrees-pdf",
-                            env=self._env())
-        check_pdf(result, pdf, f"Ausgabe {self.release.version}")
-        self._save_state(pdf=key)
-        return True
+            return None
+
+        def finish(result: CompletedProcess) -> str:
+            check_pdf(result, pdf, f"Ausgabe {self.release.version}")
+            self._save_state(pdf=key)
+            report.pdf_built = True
+            return "neu gebaut"
+
+        run = sphinx_run("pdf", self.src, self.pdf_dir, root=self.root, doctrees=self.dir / "doctrees-pdf",
+                         env=self._env())
+        return Build(self.release.version, "PDF", run, finish)
 
 
 def render_digest(root: Path) -> str:
@@ -236,9 +254,13 @@ def build_site(out: Path, *, releases_file: Path, comments: Path, jobs: str = "a
 
     ``root`` is the project (default: the directory of ``releases_file``): its
     git history gives each edition's ``docs/``, its ``conf.py`` configures every build.
-    ``progress`` hears of every step as it starts and ends (default: nobody).
+    ``jobs`` Sphinx processes run at once (``auto``: one per core), the editions
+    side by side. ``progress`` hears of every step as it starts and ends
+    (default: nobody).
     """
     started = time.monotonic()
+    jobs = parallel(jobs)
+    warm_up()
     progress = progress or Silent()
     releases_file = releases_file.absolute()
     root = (root or releases_file.parent).absolute()
@@ -262,8 +284,13 @@ def build_site(out: Path, *, releases_file: Path, comments: Path, jobs: str = "a
                     trees[version] = edition.export_sources(commit)
             versions_data = work / "versions-data.json"
             reports = {version: EditionReport(version) for version in editions}
+            rendering = render_digest(root)
+            pdfs = [build for version, edition in editions.items()
+                    if (build := edition.pdf_build(trees[version], rendering, reports[version]))]
+            done: list[Build] = []
             # A switcher links to sections of the other editions, known from their
             # manifests: a second, incremental pass runs only if those changed.
+            # The PDFs need no manifest: they build beside the first pass.
             for attempt in range(2):
                 text = json.dumps(versions_payload(releases, editions), ensure_ascii=False, sort_keys=True)
                 changed = not versions_data.is_file() or versions_data.read_text(encoding="utf-8") != text
@@ -274,19 +301,17 @@ def build_site(out: Path, *, releases_file: Path, comments: Path, jobs: str = "a
                 if attempt:
                     progress.expect(len(editions))
                 what = "HTML" if not attempt else "HTML (Verweise auf die anderen Ausgaben)"
-                for version, edition in editions.items():
-                    began = time.monotonic()
-                    with progress.step(version, what) as step:
-                        pages = edition.build_html(versions_data, comments, jobs)
-                        step["result"] = f"{pages} Seiten neu geschrieben"
-                    reports[version].pages_written += pages
-                    reports[version].seconds += time.monotonic() - began
-            for version, edition in editions.items():
-                began = time.monotonic()
+                sphinx_jobs = share(jobs, len(editions) + (0 if attempt else len(pdfs)))
+                builds = [edition.html_build(what, versions_data, comments, sphinx_jobs, reports[version])
+                          for version, edition in editions.items()]
+                builds += [] if attempt else pdfs
+                run_builds(builds, jobs, progress)
+                done += builds
+            for version in [v for v in editions if v not in {build.edition for build in pdfs}]:
                 with progress.step(version, "PDF") as step:
-                    reports[version].pdf_built = edition.build_pdf(trees[version])
-                    step["result"] = "neu gebaut" if reports[version].pdf_built else "unverändert"
-                reports[version].seconds += time.monotonic() - began
+                    step["result"] = "unverändert"
+            for build in done:
+                reports[build.edition].seconds += build.seconds
             report.editions = list(reports.values())
             with progress.step("", "Veröffentlichen"):
                 report.published = publish(out, releases,

@@ -3,7 +3,8 @@
 ``make site``, ``make sync`` and ``make release`` pass a :class:`Progress`
 writing to standard output; the background sync of ``make serve`` passes none
 and stays quiet. Where a terminal is attached, a bar below the lines shows how
-many steps are done.
+many steps are done. Steps may overlap (the editions build side by side): each
+line names its edition and step.
 """
 
 from __future__ import annotations
@@ -40,27 +41,49 @@ class Progress:
     def note(self, line: str) -> None:
         self._write(line)
 
+    def begin(self, edition: str, what: str) -> Step:
+        """A step of one edition starts now; it ends with :meth:`Step.end` or :meth:`Step.abort`."""
+        step = Step(self, f"{edition} · {what}" if edition else what)
+        self._write(f"{step.label} …")
+        return step
+
     @contextmanager
     def step(self, edition: str, what: str) -> Iterator[dict]:
         """One step of one edition; the caller may put a ``result`` text into the yielded dict."""
-        label = f"{edition} · {what}" if edition else what
-        self._write(f"{label} …")
-        began = time.monotonic()
+        step = self.begin(edition, what)
         outcome: dict = {}
         try:
             yield outcome
         except BaseException:
-            self.done += 1
-            self._write(f"{label}: abgebrochen nach {time.monotonic() - began:.1f} s")
+            step.abort()
             raise
-        self.done += 1
-        result = f", {outcome['result']}" if outcome.get("result") else ""
-        self._write(f"{label} fertig ({time.monotonic() - began:.1f} s{result})")
+        step.end(outcome.get("result", ""))
 
     def finish(self) -> None:
         if self.bar:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+
+
+class Step:
+    """A step that has started; says once how it ended."""
+
+    def __init__(self, progress: Progress, label: str) -> None:
+        self.progress = progress
+        self.label = label
+        self.began = time.monotonic()
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.began
+
+    def end(self, result: str = "") -> None:
+        self.progress.done += 1
+        self.progress._write(f"{self.label} fertig ({self.seconds:.1f} s{', ' + result if result else ''})")
+
+    def abort(self) -> None:
+        self.progress.done += 1
+        self.progress._write(f"{self.label}: abgebrochen nach {self.seconds:.1f} s")
 
 
 class Silent(Progress):

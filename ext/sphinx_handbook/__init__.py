@@ -12,6 +12,7 @@ from .layout import setup_layout
 from .newest import setup_newest
 from .rating import setup_rating
 from .recipe import setup_recipe
+from .search import setup_search
 from .sections import setup_sections
 from .versions import setup_versions
 
@@ -33,9 +34,10 @@ def setup(app: Sphinx) -> dict:
     setup_rating(app)
     setup_versions(app)
     setup_changes(app)
+    setup_search(app)
     return {
         "version": __version__,
-        "env_version": 4,
+        "env_version": 5,
         "parallel_read_safe": True,
         "parallel_write_safe": True,
     }
