@@ -153,6 +153,7 @@ class Edition:
             "-D", f"feedback_site_path=/{self.release.version}/",
             "-D", f"handbook_versions_path={versions_data}",
             "-D", f"feedback_comments_path={comments}",
+            "-D", f"handbook_template_cache={self.dir.parent / 'templates'}",
         ]
         before = self._page_stamps()
 

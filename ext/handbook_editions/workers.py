@@ -150,9 +150,8 @@ def run_builds(builds: list[Build], jobs: int, progress: Progress) -> None:
         while running or (waiting and not failures):
             while waiting and not failures and len(running) < jobs:
                 build = waiting.pop(0)
-                step = progress.begin(build.edition, build.what)
-                started = _Running(build.run)
-                running[started.answer] = (build, started, step)
+                started = _Running(build.run)  # waits for the warm process to be ready, the first time
+                running[started.answer] = (build, started, progress.begin(build.edition, build.what))
             for answer in multiprocessing.connection.wait(list(running)):
                 build, started, step = running.pop(answer)
                 outcome = started.outcome()

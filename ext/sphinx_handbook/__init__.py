@@ -14,6 +14,7 @@ from .rating import setup_rating
 from .recipe import setup_recipe
 from .search import setup_search
 from .sections import setup_sections
+from .templates import setup_templates
 from .versions import setup_versions
 
 __version__ = "2.0.0"
@@ -35,6 +36,7 @@ def setup(app: Sphinx) -> dict:
     setup_versions(app)
     setup_changes(app)
     setup_search(app)
+    setup_templates(app)
     return {
         "version": __version__,
         "env_version": 5,
