@@ -1,7 +1,9 @@
 """``python -m feedback_service …``: serve, moderate, corrections, purge, migrate, editors.
 
 Each subcommand is one :class:`Command` in :data:`COMMANDS`; a new one (the
-sync) is added by appending its entry.
+sync) is added by appending its entry. A command imports what it needs when it
+runs: ``sync``, started every minute by a timer, does not pay for the web
+server, the templates, the schemas or password hashing.
 """
 
 from __future__ import annotations
@@ -16,12 +18,10 @@ from functools import partial
 from pathlib import Path
 from typing import Callable
 
-from feedback_formats import KIND_NAMES, KINDS, write_atomic
+from feedback_formats import KIND_NAMES, KINDS, STATUSES, write_atomic
 
-from . import accounts, audit, backup, db, ids, moderation, notify, ratings, sync
+from . import sync
 from .config import ADMIN_TOKEN_FILE, Config, ConfigError, load_config, redact_url, with_admin_token, with_secret
-from .errors import ApiError
-from .sections import SectionCatalog
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def _python() -> str:
 def _serve(args: argparse.Namespace, config: Config) -> int:
     import uvicorn
 
-    from . import server
+    from . import db, notify, server
 
     if args.site_dir is not None:
         os.environ["FEEDBACK_SITE_DIR"] = str(args.site_dir)  # read by the app factory
@@ -161,7 +161,7 @@ def _configure_moderate(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="AKTION")
     listing = actions.add_parser("list", help="Beiträge anzeigen")
     listing.add_argument(
-        "--status", default="pending", choices=[*moderation.STATUSES, "all"],
+        "--status", default="pending", choices=[*STATUSES, "all"],
         help="nur Beiträge mit diesem Status (Standard: pending)",
     )
     listing.add_argument("--kind", choices=KINDS, help="nur diese Art")
@@ -201,6 +201,10 @@ def format_listing(rows: list[dict]) -> str:
 
 
 def _moderate(args: argparse.Namespace, config: Config) -> int:
+    from . import audit, db, moderation
+    from .errors import ApiError
+    from .sections import SectionCatalog
+
     database = db.Database(config.database_url)
     database.migrate()
     if args.action == "list":
@@ -230,13 +234,16 @@ def _moderate(args: argparse.Namespace, config: Config) -> int:
 
 def _configure_corrections(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--status", default="pending", choices=[*moderation.STATUSES, "all"],
+        "--status", default="pending", choices=[*STATUSES, "all"],
         help="welche Fehlermeldungen (Standard: pending, die noch offenen)",
     )
     parser.add_argument("-o", "--output", type=Path, help="Bericht in diese Datei schreiben")
 
 
 def _corrections(args: argparse.Namespace, config: Config) -> int:
+    from . import db, moderation, ratings
+    from .sections import SectionCatalog
+
     database = db.Database(config.database_url)
     database.migrate()
     status = None if args.status == "all" else args.status
@@ -253,6 +260,8 @@ def _corrections(args: argparse.Namespace, config: Config) -> int:
 
 
 def _purge(args: argparse.Namespace, config: Config) -> int:
+    from . import db, moderation
+
     database = db.Database(config.database_url)
     database.migrate()
     with database.session() as conn:
@@ -266,6 +275,8 @@ def _purge(args: argparse.Namespace, config: Config) -> int:
 
 
 def _migrate(args: argparse.Namespace, config: Config) -> int:
+    from . import db
+
     applied = db.Database(config.database_url).migrate()
     print("Angewendet: " + ", ".join(applied) if applied else "Datenbank ist aktuell.")
     return 0
@@ -290,6 +301,8 @@ def _configure_editors(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_password(args: argparse.Namespace) -> str:
+    from . import accounts
+
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     import getpass
@@ -301,6 +314,8 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def _editors(args: argparse.Namespace, config: Config) -> int:
+    from . import accounts, db
+
     database = db.Database(config.database_url)
     database.migrate()
     try:
@@ -339,6 +354,8 @@ def _configure_backup(parser: argparse.ArgumentParser) -> None:
 
 
 def _backup(args: argparse.Namespace, config: Config) -> int:
+    from . import backup, db
+
     count = backup.backup(db.Database(config.database_url), args.file)
     print(f"Sicherung mit {count} Beiträgen nach {args.file} geschrieben.")
     return 0
@@ -351,6 +368,8 @@ def _configure_restore(parser: argparse.ArgumentParser) -> None:
 
 
 def _restore(args: argparse.Namespace, config: Config) -> int:
+    from . import backup, db
+
     count = backup.restore(db.Database(config.database_url), args.file, force=args.force)
     print(f"{count} Beiträge aus {args.file} wiederhergestellt. Danach einmal "
           f"`{_python()} -m feedback_service sync --force` ausführen.")
@@ -363,6 +382,8 @@ def _configure_export(parser: argparse.ArgumentParser) -> None:
 
 
 def _export(args: argparse.Namespace, config: Config) -> int:
+    from . import backup, db
+
     text, counts = backup.write_export(db.Database(config.database_url), args.file)
     if args.file is None:
         sys.stdout.write(text)
@@ -378,6 +399,8 @@ def _configure_import(parser: argparse.ArgumentParser) -> None:
 
 
 def _import(args: argparse.Namespace, config: Config) -> int:
+    from . import backup, db, ids
+
     secret = with_secret(config).secret
     try:
         data = json.loads(args.file.read_text(encoding="utf-8"))
@@ -442,11 +465,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"Fehler in der Konfiguration: {exc}", file=sys.stderr)
         return 2
-    except db.DatabaseError as exc:
-        print(f"Datenbankfehler: {exc}", file=sys.stderr)
-        return 1
-    except backup.BackupError as exc:
-        print(f"Fehler: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # Raised only by commands that imported these modules already.
+        from . import backup, db
+
+        if isinstance(exc, db.DatabaseError):
+            print(f"Datenbankfehler: {exc}", file=sys.stderr)
+            return 1
+        if isinstance(exc, backup.BackupError):
+            print(f"Fehler: {exc}", file=sys.stderr)
+            return exc.exit_code
+        raise

@@ -14,7 +14,7 @@ import secrets
 import time
 from datetime import datetime, timedelta, timezone
 
-from feedback_formats import MAX_TEXT, PRIVATE_KINDS, utc_timestamp
+from feedback_formats import MAX_TEXT, PRIVATE_KINDS, STATUSES, utc_timestamp
 
 from . import audit, db, notify
 from .errors import ApiError
@@ -22,7 +22,6 @@ from .ids import hash_token, new_comment_id
 from .schemas import PROGRESS, has_control_characters
 from .sections import SectionCatalog
 
-STATUSES = ("pending", "approved", "rejected")
 REJECTED_RETENTION = timedelta(days=30)
 EXPORT_PAGE = 1000
 MAX_NOTE = 500  # a rejection's reason, a correction's note

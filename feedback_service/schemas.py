@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from feedback_formats import (
     COMMENT_FIELDS, CONSENT_VALUES, DEFAULT_KIND, DEFAULT_ROLE, FIELDS, HELPFUL_VALUES, KINDS, MAX_AUTHOR, MAX_EMAIL,
-    MAX_REASON, MAX_TEXT, ROLES,
+    MAX_REASON, MAX_TEXT, ROLES, STATUSES,
 )
 
 from .notify import refusal
@@ -28,7 +28,6 @@ COMMENT_ID = re.compile(r"c_[0-9A-Z]{26}")
 MAX_ID = 200  # characters of a section or version repeated in an error message
 _LINK = re.compile(r"(?:https?://|www\.)\S", re.IGNORECASE)
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-STATUSES = ("pending", "approved", "rejected")
 # How far the editors are with a correction or a barrier report, and its German name.
 PROGRESS = {
     "open": "offen", "in_progress": "in Bearbeitung", "done": "erledigt", "declined": "abgelehnt",

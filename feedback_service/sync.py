@@ -36,16 +36,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-import requests
 from handbook_editions import SiteError, SiteReport, build_site
 from handbook_editions.progress import Progress
+from handbook_editions.workers import JOBS_HELP
 
 from feedback_formats import Comment, CommentError, CommentsFileError, dump_comments, parse_comments, write_atomic
 
-from . import db, moderation
 from .config import ADMIN_TOKEN_FILE, Config, redact_url, with_admin_token
+
+if TYPE_CHECKING:
+    import requests
+
+# The command line's sync asks the service over HTTP (requests); the one inside
+# ``serve`` reads the database (db, moderation): each imports only its own.
 
 EXPORT_PATH = "/api/v1/admin/export"
 # Connecting must be quick; a large export over a slow line may take a while.
@@ -162,12 +167,16 @@ class ExportClient(Exporter):
                 f"FEEDBACK_ADMIN_TOKEN ist nicht gesetzt (und {ADMIN_TOKEN_FILE} fehlt): ohne "
                 "das Verwaltungs-Token gibt der Feedback-Dienst keine Kommentare heraus.", EXIT_CONFIG,
             )
+        import requests
+
         self.url = service_url.rstrip("/") + EXPORT_PATH
         self.source = service_url
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
 
     def page(self, cursor: str) -> object:
+        import requests
+
         try:
             answer = self.session.get(self.url, params={"since": cursor}, timeout=TIMEOUT)
         except requests.RequestException as exc:
@@ -197,10 +206,14 @@ class DatabaseExport(Exporter):
     """The export read straight from the service's database (the sync inside ``serve``)."""
 
     def __init__(self, database_url: str):
+        from . import db
+
         self.database = db.Database(database_url)
         self.source = database_url
 
     def page(self, cursor: str) -> object:
+        from . import db, moderation
+
         try:
             with self.database.session(write=False) as conn:
                 return moderation.export(conn, moderation.parse_cursor(cursor))
@@ -493,7 +506,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="regelmäßig abgleichen, alle SEKUNDEN (mit Back-off bei Fehlern)")
     parser.add_argument("--releases", type=Path,
                         help="die veröffentlichten Ausgaben (Vorgabe: FEEDBACK_RELEASES_FILE)")
-    parser.add_argument("--jobs", default="auto", help="parallele Sphinx-Prozesse je Ausgabe")
+    parser.add_argument("--jobs", default="auto", help=JOBS_HELP)
     parser.add_argument(
         "--force", action="store_true",
         help="auch abgleichen, wenn die Datenbank gewechselt hat oder die meisten "

@@ -14,7 +14,7 @@ Section manifest (``manifest.py``): ``MANIFEST_PATH``, ``MANIFEST_FIELDS``,
 
 Submission fields (``submission.py``): ``SUBMISSION_FIELDS``, ``FIELDS``,
 ``SubmissionField``, ``MAX_BODY``, ``MAX_TEXT``, ``MAX_AUTHOR``, ``MAX_EMAIL``,
-``MAX_REASON``, ``KINDS``, ``BOX_KINDS``, ``DEFAULT_KIND``, ``PRIVATE_KINDS``, ``KIND_LABELS``, ``KIND_NAMES``,
+``MAX_REASON``, ``KINDS``, ``STATUSES``, ``BOX_KINDS``, ``DEFAULT_KIND``, ``PRIVATE_KINDS``, ``KIND_LABELS``, ``KIND_NAMES``,
 ``CONSENT_VALUES``, ``HELPFUL_VALUES``.
 
 Files and times (``files.py``): ``write_atomic`` (temporary file, fsync, rename,
@@ -33,7 +33,7 @@ from .manifest import (
 )
 from .submission import (
     BOX_KINDS, CONSENT_VALUES, DEFAULT_KIND, FIELDS, HELPFUL_VALUES, KIND_LABELS, KIND_NAMES, KINDS, MAX_AUTHOR, MAX_BODY, MAX_EMAIL,
-    MAX_REASON, MAX_TEXT, PRIVATE_KINDS, SUBMISSION_FIELDS, SubmissionField,
+    MAX_REASON, MAX_TEXT, PRIVATE_KINDS, STATUSES, SUBMISSION_FIELDS, SubmissionField,
 )
 
 __all__ = [
@@ -43,5 +43,6 @@ __all__ = [
     "MANIFEST_FIELDS", "MANIFEST_PATH", "Manifest", "ManifestEntry", "ManifestError", "dump_manifest",
     "load_manifest", "manifest_path", "parse_manifest", "write_manifest",
     "BOX_KINDS", "CONSENT_VALUES", "DEFAULT_KIND", "FIELDS", "HELPFUL_VALUES", "KIND_LABELS", "KIND_NAMES", "KINDS", "MAX_AUTHOR",
-    "MAX_BODY", "MAX_EMAIL", "MAX_REASON", "MAX_TEXT", "PRIVATE_KINDS", "SUBMISSION_FIELDS", "SubmissionField",
+    "MAX_BODY", "MAX_EMAIL", "MAX_REASON", "MAX_TEXT", "PRIVATE_KINDS", "STATUSES", "SUBMISSION_FIELDS",
+    "SubmissionField",
 ]

@@ -16,6 +16,8 @@ MAX_EMAIL = 254
 MAX_REASON = 500  # the reason given with a rating
 
 KINDS = ("comment", "correction", "barrier")
+# Where a submission stands in moderation.
+STATUSES = ("pending", "approved", "rejected")
 DEFAULT_KIND = "comment"
 # Kinds only the editors read: never published, no consent, no replies.
 PRIVATE_KINDS = ("correction", "barrier")

@@ -17,6 +17,7 @@ from .build import build_site
 from .progress import Progress
 from .release import make_release, release_notes, reports_taken_into
 from .releases import RELEASES_FILE, SiteError, find_release, find_root, read_releases
+from .workers import JOBS_HELP
 
 # The merged comments file the sync writes (conf.py's feedback_comments_path).
 # Every build names it explicitly, so `make site` and the sync share one
@@ -31,7 +32,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="die Website (Vorgabe: build/site im Projekt)")
     parser.add_argument("--comments", type=Path,
                         help=f"die zusammengeführte Kommentardatei (Vorgabe: {COMMENTS_FILE} im Projekt)")
-    parser.add_argument("--jobs", default="auto", help="parallele Sphinx-Prozesse je Ausgabe")
+    parser.add_argument("--jobs", default="auto", help=JOBS_HELP)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -32,6 +32,9 @@ from .progress import Progress, Step
 from .releases import SiteError
 
 PRELOAD = "handbook_editions.preload"
+# ``--jobs`` of ``make site`` and the sync.
+JOBS_HELP = ("so viele Sphinx-Prozesse zugleich, die Ausgaben nebeneinander "
+             "(Vorgabe: auto, einer je Kern; 1: eine Ausgabe nach der anderen)")
 _FORK = multiprocessing.get_context("forkserver")
 
 
