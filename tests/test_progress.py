@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 
+import pytest
 from handbook_editions import build_site
 from handbook_editions.progress import Progress
 
@@ -29,20 +30,27 @@ def steps(output: str) -> list[tuple[str, str]]:
     return found
 
 
-def test_site_reports_every_step_of_every_edition_as_it_starts_and_ends(released, tmp_path):
+@pytest.mark.parametrize("jobs", ["auto", "1"])
+def test_site_reports_every_step_of_every_edition_as_it_starts_and_ends(released, tmp_path, jobs):
     repo, _, _ = released
     copy = clone(repo, tmp_path / "handbuch")
     output = io.StringIO()
     build_site(copy / "build" / "site", releases_file=copy / "releases.toml", comments=copy / "var" / "c.json",
-               progress=Progress(output))
+               jobs=jobs, progress=Progress(output))
     seen = steps(output.getvalue())
     for version in ("1.0", "1.1"):
         for step in ("Quelltexte aus", "HTML", "PDF"):
             labels = [label for label, _ in seen if label.startswith(f"{version} · {step}")]
             assert labels, (version, step, output.getvalue())
-    # Every step that starts also ends, and ends before the next one starts.
-    for (label, kind), (next_label, next_kind) in zip(seen[::2], seen[1::2]):
-        assert (kind, next_kind, next_label) == ("start", "end", label)
+    # Every step starts once and ends once, after it started; with one job, before the next one starts.
+    starts = [label for label, kind in seen if kind == "start"]
+    ends = [label for label, kind in seen if kind == "end"]
+    assert sorted(starts) == sorted(ends) and len(set(starts)) == len(starts), output.getvalue()
+    for label in starts:
+        assert seen.index((label, "start")) < seen.index((label, "end")), label
+    if jobs == "1":
+        for (label, kind), (next_label, next_kind) in zip(seen[::2], seen[1::2]):
+            assert (kind, next_kind, next_label) == ("start", "end", label)
     assert seen[-1] == ("Veröffentlichen", "end")
     assert "1.1 · HTML fertig (" in output.getvalue() and "Seiten neu geschrieben)" in output.getvalue()
     # Not a terminal: no bar, no control characters.

@@ -255,7 +255,7 @@ def build_site(out: Path, *, releases_file: Path, comments: Path, jobs: str = "a
 
     ``root`` is the project (default: the directory of ``releases_file``): its
     git history gives each edition's ``docs/``, its ``conf.py`` configures every build.
-    ``jobs`` Sphinx processes run at once (``auto``: one per core), the editions
+    ``jobs`` Sphinx processes run at once (``auto``: two per core), the editions
     side by side. ``progress`` hears of every step as it starts and ends
     (default: nobody).
     """

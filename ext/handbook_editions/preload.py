@@ -10,9 +10,14 @@ takes effect with the next build even while ``serve`` keeps running.
 """
 
 import importlib
+import os
 
-import sphinx.application
-import sphinx.cmd.build
+# Who asked for the warm-up: a sync warms up before it knows whether it has
+# anything to build, and when it ends without a build, the rest is not imported.
+_ASKED_BY = os.getppid()
+
+import sphinx.application  # noqa: E402  (after noting the parent, before the slow imports)
+import sphinx.cmd.build  # noqa: E402
 
 STACK = (
     "sphinx.builders.html",
@@ -29,4 +34,6 @@ STACK = (
 )
 
 for _name in (*sphinx.application.builtin_extensions, *STACK):
+    if os.getppid() != _ASKED_BY:
+        os._exit(0)
     importlib.import_module(_name)

@@ -5,6 +5,7 @@ Comments enter a page when it is written, so no document is read again for them.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .conftest import comment, page, redone, snapshot
@@ -89,3 +90,46 @@ def test_removing_the_comments_file_redoes_the_pages_that_had_comments(build, ha
     app = build()
     assert redone(first, snapshot(app)) == (set(), {"kapitel-01/index", "kapitel-02/index"})
     assert page(app, "kapitel-01/index").select("ol.fb-comments") == []
+
+
+# -- the search index ----------------------------------------------------------------
+
+GLOSSARY = """
+```{glossary}
+Onlinezugangsgesetz
+  Verpflichtet Bund und Länder, ihre Leistungen auch online anzubieten.
+
+Registermodernisierung
+  Verbindet die Register der Verwaltung.
+```
+"""
+
+
+def search_index(app) -> dict:
+    text = Path(app.outdir, "searchindex.js").read_text(encoding="utf-8")
+    return json.loads(text[text.index("(") + 1:text.rindex(")")])
+
+
+def test_a_rebuild_for_one_comment_keeps_the_glossary_in_the_search(build, handbook):
+    """Sphinx gathers a page's index entries only while writing it (Sphinx issue 12599)."""
+    with Path(handbook, "glossar.md").open("a", encoding="utf-8") as glossary:
+        glossary.write(GLOSSARY)
+    build(comments=comments())
+    incremental = build(comments=comments(text_two="Neu formuliert"))
+    assert not Path(incremental.outdir, "glossar.html").stat().st_mtime_ns > Path(
+        incremental.outdir, "kapitel-02", "index.html").stat().st_mtime_ns, "the glossary was written again"
+    written = Path(incremental.outdir, "searchindex.js").read_bytes()
+    assert {"onlinezugangsgesetz", "registermodernisierung"} <= search_index(incremental)["indexentries"].keys()
+    # Byte for byte what a build from scratch writes.
+    assert written == Path(build(freshenv=True).outdir, "searchindex.js").read_bytes()
+
+
+def test_a_removed_page_takes_its_index_entries_along(build, handbook):
+    with Path(handbook, "glossar.md").open("a", encoding="utf-8") as glossary:
+        glossary.write(GLOSSARY)
+    build(comments=comments())
+    index = Path(handbook, "index.md")
+    index.write_text(index.read_text(encoding="utf-8").replace("glossar\n", ""), encoding="utf-8")
+    Path(handbook, "glossar.md").unlink()
+    entries = search_index(build())["indexentries"]
+    assert "onlinezugangsgesetz" not in entries
