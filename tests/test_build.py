@@ -171,3 +171,18 @@ def test_building_leaves_a_fresh_clone_clean(tmp_path):
     status = subprocess.run(["git", "status", "--porcelain", "--ignored=no"], cwd=clone,
                             capture_output=True, text=True, check=True)
     assert status.stdout == ""
+
+
+def test_the_search_index_stems_every_word_of_the_handbook_as_snowball_does():
+    """Sphinx's German search stems with the compiled stemmer (pystemmer) when it is there, for speed;
+    the search in the browser expects Snowball's stems, which its pure-Python stemmer gives."""
+    from snowballstemmer.german_stemmer import GermanStemmer
+    from sphinx.search.de import SearchGerman
+
+    used = SearchGerman({}).stemmer
+    assert type(used) is not GermanStemmer, "the compiled stemmer is not installed: make install"
+    words = {word.lower() for path in (ROOT / "docs").rglob("*.md")
+             for word in re.findall(r"\w+", path.read_text(encoding="utf-8"))}
+    snowball = GermanStemmer()
+    assert len(words) > 1000
+    assert [word for word in sorted(words) if used.stemWord(word) != snowball.stemWord(word)] == []

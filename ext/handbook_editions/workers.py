@@ -21,9 +21,10 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.forkserver
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -88,7 +89,21 @@ def _child(run: SphinxRun, answer: multiprocessing.connection.Connection) -> Non
             code = main(list(run.args))
         except SystemExit as exc:  # argparse refusing the arguments
             code = exc.code if isinstance(exc.code, int) else 1
-    answer.send((code, stdout.getvalue(), stderr.getvalue()))
+    try:
+        answer.send((code, stdout.getvalue(), stderr.getvalue()))
+    except BrokenPipeError:
+        pass  # the process that asked for the build was killed: nobody waits for its outcome
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait until a build that is being started is known to the caller, who ends it."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 class _Running:
@@ -124,11 +139,14 @@ class _Running:
 def run_one(run: SphinxRun) -> CompletedProcess:
     """One build in a warm process; Ctrl-C or SIGTERM (KeyboardInterrupt) ends it."""
     warm_up()
-    running = _Running(run)
+    running = None
     try:
+        with _signals_held():
+            running = _Running(run)
         return running.outcome()
     except BaseException:
-        running.stop()
+        if running is not None:
+            running.stop()
         raise
 
 
@@ -158,8 +176,9 @@ def run_builds(builds: list[Build], jobs: int, progress: Progress) -> None:
         while running or (waiting and not failures):
             while waiting and not failures and len(running) < jobs:
                 build = waiting.pop(0)
-                started = _Running(build.run)  # waits for the warm process to be ready, the first time
-                running[started.answer] = (build, started, progress.begin(build.edition, build.what))
+                with _signals_held():
+                    started = _Running(build.run)  # waits for the warm process to be ready, the first time
+                    running[started.answer] = (build, started, progress.begin(build.edition, build.what))
             for answer in multiprocessing.connection.wait(list(running)):
                 build, started, step = running.pop(answer)
                 outcome = started.outcome()

@@ -187,3 +187,20 @@ def test_sync_takes_the_admin_token_from_the_environment_then_the_token_file(tmp
     assert with_file.returncode == 3, with_file.stderr
     assert "nicht erreichbar" in with_file.stderr
     assert not (tmp_path / "comments.json").exists()
+
+
+def test_sync_loads_neither_the_web_server_nor_the_service_s_stack(tmp_path):
+    """A sync runs every minute from a timer: it pays for the HTTP export and the build, nothing else."""
+    env = {**os.environ, "FEEDBACK_ADMIN_TOKEN": "token", "FEEDBACK_SERVICE_URL": f"http://127.0.0.1:{_free_port()}",
+           "FEEDBACK_COMMENTS_FILE": str(tmp_path / "comments.json")}
+    probe = ("import sys\nfrom feedback_service.cli import main\ncode = main(['sync'])\n"
+             "print(' '.join(sorted(sys.modules)))\nsys.exit(code)\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 3, result.stderr
+    loaded = set(result.stdout.split())
+    assert "requests" in loaded and "handbook_editions.build" in loaded
+    for module in ("uvicorn", "starlette", "jinja2", "pydantic", "argon2", "psycopg", "sphinx",
+                   "feedback_service.app", "feedback_service.db", "feedback_service.moderation",
+                   "feedback_service.accounts", "feedback_service.notify"):
+        assert module not in loaded, f"the sync imports {module}"

@@ -23,6 +23,9 @@ import pytest
 import requests
 
 from feedback_formats import load_comments
+from handbook_editions import read_releases
+from handbook_editions.build import SPHINX_OPTS, edition_env
+from handbook_editions.publish import PDF_NAME
 from tests.browser.conftest import _free_port, running_service
 from tests.conftest import ROOT
 
@@ -178,6 +181,54 @@ def test_second_sync_without_changes_builds_nothing(published, service, handbook
     assert handbook.fingerprint() == before
 
 
+# -- what a sync rebuilds is what a full build writes ------------------------------
+
+
+@pytest.fixture(scope="module")
+def one_more(published, service, handbook, sections) -> subprocess.CompletedProcess:
+    """One more approved comment, brought by a sync that rebuilds incrementally."""
+    post_approved(service, sections["shared"], sections["newest"], unique("Noch einer, einzeln abgeglichen"))
+    result = sync(service)
+    assert result.returncode == 0, result.stderr
+    assert "1 Kommentar(e) neu" in result.stdout
+    return result
+
+
+def test_a_comment_never_rebuilds_a_pdf(one_more, handbook):
+    """PDFs carry no comments: a sync leaves every edition's PDF as it was."""
+    assert "PDF neu gebaut" not in one_more.stdout
+    for version in handbook.editions():
+        assert re.search(rf"{re.escape(version)} · PDF fertig \(\d+\.\d s, unverändert\)", one_more.stdout), (
+            version, one_more.stdout)
+
+
+@pytest.mark.parametrize("which", ["newest", "oldest"])
+def test_pages_a_sync_rebuilt_are_those_a_full_build_writes(one_more, handbook, which, tmp_path):
+    """Every published file of the edition, byte for byte, as ``sphinx-build`` writes it from scratch.
+
+    The edition is built again, cold and in full, with the comments file and the
+    editions data the sync used; only the PDF (no HTML build writes it) is left out.
+    """
+    release = {r.version: r for r in read_releases(ROOT / "releases.toml")}[
+        handbook.editions()[0 if which == "newest" else -1]]
+    work = handbook.site.parent / ".editions"
+    fresh = tmp_path / "html"
+    build = subprocess.run(
+        [sys.executable, "-m", "sphinx", "-b", "html", *SPHINX_OPTS, "-c", str(ROOT), "-d", str(tmp_path / "doctrees"),
+         "-D", f"feedback_site_path=/{release.version}/", "-D", f"handbook_versions_path={work / 'versions-data.json'}",
+         "-D", f"feedback_comments_path={handbook.comments}", str(work / release.version / "docs"), str(fresh)],
+        cwd=ROOT, env=edition_env(release.version, release.date), capture_output=True, text=True, timeout=600,
+    )
+    assert build.returncode == 0, build.stderr
+    written = {path.relative_to(fresh).as_posix() for path in fresh.rglob("*") if path.is_file()} - {".buildinfo"}
+    published = handbook.site / release.version
+    assert {path.relative_to(published).as_posix() for path in published.rglob("*") if path.is_file()} == (
+        written | {PDF_NAME})
+    differing = [name for name in sorted(written) if (fresh / name).read_bytes() != (published / name).read_bytes()]
+    assert differing == []
+    assert {"searchindex.js", "_feedback/sections.json", "neueste-kommentare.atom"} <= written
+
+
 # -- deletion reaches everywhere --------------------------------------------------
 
 
@@ -280,6 +331,60 @@ def test_failed_build_keeps_site_comments_file_and_cursor(waiting_comment, servi
     assert result.returncode == 0, result.stderr
     assert "1 Kommentar(e) neu" in result.stdout
     assert pages_containing(handbook.site / "latest", waiting_comment) != []
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes ``pid`` started, and theirs (the warm Sphinx process and its builds)."""
+    found, waiting = set(), [pid]
+    while waiting:
+        parent = waiting.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = {int(child) for child in (task / "children").read_text().split()}
+            except FileNotFoundError:
+                continue
+            waiting += children - found
+            found |= children
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] not in "ZX"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_sync_stopped_while_it_builds_changes_nothing_and_leaves_no_build_behind(service, handbook, sections):
+    """systemd stops a sync with SIGTERM: like Ctrl-C, it ends every build and puts everything back."""
+    text = unique("Erst beim nächsten Abgleich")
+    post_approved(service, sections["shared"], sections["newest"], text)
+    site, files = handbook.fingerprint(), handbook.files()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "feedback_service", "sync", "--jobs", "1"], cwd=service.log.parent, env=service.env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if " · HTML …" in line:  # the first edition builds, the others wait for it
+            break
+    started = descendants(process.pid)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(lines) + stdout + stderr
+    assert "Abgleich beendet." in stderr and "Traceback" not in stderr
+    assert "abgebrochen nach" in stdout
+    assert handbook.fingerprint() == site
+    assert handbook.files() == files
+    deadline = time.monotonic() + 30
+    while [pid for pid in started if alive(pid)]:
+        assert time.monotonic() < deadline, f"still running after the sync ended: {started}"
+        time.sleep(0.1)
+
+    result = sync(service)
+    assert result.returncode == 0, result.stderr
+    assert pages_containing(handbook.site / "latest", text) != []
 
 
 def test_export_in_several_pages_arrives_whole(handbook, sections, tmp_path):
