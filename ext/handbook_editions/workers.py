@@ -11,7 +11,9 @@ imports. :func:`run_builds` runs up to ``jobs`` of them side by side.
 The fork server lives as long as the process that started it (``make site``,
 ``make sync``, ``serve`` with its background sync). Ctrl-C reaches the builds as
 it reaches ``sphinx-build``; the fork server itself ignores it and ends with
-its parent.
+its parent. As with every start method of :mod:`multiprocessing` but ``fork``,
+each build imports the main module of the program anew: a script that builds
+the site keeps its own work under ``if __name__ == "__main__":``.
 """
 
 from __future__ import annotations
@@ -54,15 +56,14 @@ def parallel(jobs: str | int) -> int:
     """
     if jobs == "auto":
         return 2 * (os.cpu_count() or 1)
-    if isinstance(jobs, int) or (isinstance(jobs, str) and jobs.isdigit()):
-        if int(jobs) >= 1:
-            return int(jobs)
+    if str(jobs).isdigit() and int(jobs) >= 1:
+        return int(jobs)
     raise SiteError(f"--jobs erwartet „auto“ oder eine Zahl ab 1, nicht „{jobs}“.")
 
 
 def share(jobs: int, builds: int) -> int:
-    """Sphinx's own ``-j`` for each of ``builds`` builds run side by side by ``jobs`` processes."""
-    return max(1, jobs // max(1, min(jobs, builds)))
+    """Sphinx's own ``-j`` for each of ``builds`` builds side by side in ``jobs`` processes; at most the cores."""
+    return max(1, min(os.cpu_count() or 1, jobs // max(1, min(jobs, builds))))
 
 
 @dataclass(frozen=True)
