@@ -159,8 +159,8 @@ class _Trees:
             if not os.path.isdir(path):
                 return None
             lock = None
-        except NotADirectoryError:
-            return None
+        except OSError:
+            return None  # not a directory, a loop of links, not readable: no site to serve
         tree = _Tree(path, lock)
         self._trees[path] = tree
         return tree

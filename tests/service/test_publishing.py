@@ -10,9 +10,10 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import http.client
+import multiprocessing
+import multiprocessing.synchronize
 import os
 import socket
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -20,14 +21,14 @@ from pathlib import Path
 from handbook_editions.publish import PDF_NAME, READERS_LOCK, publish
 from handbook_editions.releases import Release
 
-from .conftest import SECTIONS_10, SECTIONS_20, write_manifest
+from .conftest import SECTIONS_10, SECTIONS_20, wait_for, write_manifest
 from .test_processes import ServiceProcess, _env
 
 # Pages the readers fetch, each different in every published tree.
 PAGES = ("/2.0/kapitel-03/index.html", "/latest/kapitel-03/index.html", "/1.0/kapitel-02/index.html",
          "/versions.json")
 READERS = 6
-PUBLISHING_SECONDS = 8
+PUBLISHING_SECONDS = 6
 
 
 class Editions:
@@ -73,8 +74,13 @@ def _digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _read_all(port: int, stop: threading.Event, outcomes: Counter, bodies: list[tuple[str, str]]):
-    """GET the pages in turn on one keep-alive connection until ``stop``; every failure counted."""
+def _read_all(port: int, stop: multiprocessing.synchronize.Event, results: multiprocessing.Queue) -> None:
+    """GET the pages in turn on one keep-alive connection until ``stop``; every failure counted.
+
+    Puts the outcomes and the bodies read whole, as ``(page, digest)``, each with its count.
+    """
+    outcomes: Counter = Counter()
+    bodies: Counter = Counter()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     n = 0
     while not stop.is_set():
@@ -98,8 +104,9 @@ def _read_all(port: int, stop: threading.Event, outcomes: Counter, bodies: list[
             outcomes["length differs"] += 1
         else:
             outcomes["whole"] += 1
-            bodies.append((page, _digest(body)))
+            bodies[page, _digest(body)] += 1
     connection.close()
+    results.put((outcomes, bodies))
 
 
 def test_no_page_read_is_cut_short_or_mixed_while_publishing_back_to_back(tmp_path):
@@ -107,40 +114,70 @@ def test_no_page_read_is_cut_short_or_mixed_while_publishing_back_to_back(tmp_pa
     editions.publish()
     service = ServiceProcess(_env(f"sqlite:///{tmp_path / 'db.sqlite3'}", editions.site), tmp_path / "service.log",
                              tmp_path, "--workers", "2")
-    stop = threading.Event()
-    outcomes: list[Counter] = [Counter() for _ in range(READERS)]
-    bodies: list[list[tuple[str, str]]] = [[] for _ in range(READERS)]
-    readers = [threading.Thread(target=_read_all, args=(service.port, stop, outcomes[n], bodies[n]))
-               for n in range(READERS)]
+    # Readers in processes of their own: as threads beside the publisher they would starve it of the GIL.
+    processes = multiprocessing.get_context("fork")
+    stop, results = processes.Event(), processes.Queue()
+    readers = [processes.Process(target=_read_all, args=(service.port, stop, results)) for _ in range(READERS)]
+    outcomes: Counter = Counter()
+    bodies: Counter = Counter()
     try:
         for reader in readers:
             reader.start()
         deadline = time.monotonic() + PUBLISHING_SECONDS
         while time.monotonic() < deadline:
             editions.publish()
+        stop.set()
+        for _ in readers:
+            counted, read = results.get(timeout=30)
+            outcomes += counted
+            bodies += read
     finally:
         stop.set()
         for reader in readers:
             reader.join(timeout=30)
         service.stop()
-    total = sum(outcomes, Counter())
-    assert set(total) == {"whole"}, f"{total} in {editions.round} publishes"
-    assert editions.round > 20 and total["whole"] > 500, f"{total} in {editions.round} publishes"
-    mixed = [(page, digest) for got in bodies for page, digest in got if digest not in editions.published[page]]
-    assert mixed == [], f"{len(mixed)} bodies match no published tree"
+    assert set(outcomes) == {"whole"}, f"{outcomes} in {editions.round} publishes"
+    assert editions.round > 20 and outcomes["whole"] > 500, f"{outcomes} in {editions.round} publishes"
+    mixed = {(page, digest): n for (page, digest), n in bodies.items() if digest not in editions.published[page]}
+    assert mixed == {}, f"{sum(mixed.values())} bodies match no published tree"
     # With the readers gone, the next publish keeps only the tree the site points to and the one before.
     editions.publish()
     remaining = {path.name for path in (editions.site.parent / ".site").iterdir()}
     assert len(remaining) == 2 and os.readlink(editions.site).endswith(tuple(remaining))
 
 
-def _rest(reader: socket.socket, first: bytes = b"") -> bytes:
-    data = bytearray(first)
+def _start_slow_download(port: int, path: str) -> tuple[socket.socket, bytes]:
+    """GET ``path`` and read no further than its headers: the answer waits for the reader."""
+    reader = socket.socket()
+    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     reader.settimeout(30)
+    reader.connect(("127.0.0.1", port))
+    reader.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = reader.recv(4096)
+        assert chunk, received
+        received += chunk
+    return reader, received
+
+
+def _finish_download(reader: socket.socket, received: bytes) -> tuple[bytes, bytes]:
+    """The status line and the whole body, read to the end."""
+    data = bytearray(received)
     while chunk := reader.recv(1 << 20):
         data += chunk
     reader.close()
-    return bytes(data)
+    head, body = bytes(data).split(b"\r\n\r\n", 1)
+    return head.split(b"\r\n")[0], body
+
+
+def _unheld(tree: Path) -> bool:
+    with open(tree / READERS_LOCK, "rb") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+    return True
 
 
 def test_a_tree_with_an_answer_still_running_is_pruned_only_after_it(tmp_path):
@@ -152,21 +189,15 @@ def test_a_tree_with_an_answer_still_running_is_pruned_only_after_it(tmp_path):
     service = ServiceProcess(_env(f"sqlite:///{tmp_path / 'db.sqlite3'}", editions.site), tmp_path / "service.log",
                              tmp_path)
     try:
-        head = b""
-        reader = socket.socket()
-        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        reader.connect(("127.0.0.1", service.port))
-        reader.sendall(b"GET /2.0/gross.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        while b"\r\n\r\n" not in head:
-            head += reader.recv(4096)
+        reader, received = _start_slow_download(service.port, "/2.0/gross.bin")
         for _ in range(4):
             editions.publish()
         assert first.is_dir(), "the tree of a running answer was pruned"
-        answer = _rest(reader, head)
-        headers, body = answer.split(b"\r\n\r\n", 1)
-        assert b"200 OK" in headers.split(b"\r\n")[0]
+        status, body = _finish_download(reader, received)
+        assert b" 200 " in status
         assert body == expected
-        # Once the answer is done, the next publish prunes the tree.
+        # Once the answer is done (the service then lets go of the tree), the next publish prunes it.
+        wait_for(lambda: _unheld(first))
         editions.publish()
         assert not first.exists()
     finally:
