@@ -38,7 +38,7 @@ class SiteFiles:
     """
 
     def __init__(self, directory: os.PathLike[str] | str):
-        self.directory = directory
+        self.directory = os.path.abspath(directory)
         self._trees = _Trees()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -120,10 +120,10 @@ class _Trees:
         self._current: str | None = None
         self._mutex = threading.Lock()
 
-    def enter(self, directory: os.PathLike[str] | str) -> _Tree | None:
-        """The tree ``directory`` resolves to now, held until :meth:`leave`; None when there is no site."""
+    def enter(self, directory: str) -> _Tree | None:
+        """The tree ``directory`` leads to now, held until :meth:`leave`; None when there is no site."""
         for _ in range(ATTEMPTS):
-            path = os.path.realpath(directory)
+            path = _follow(directory)
             with self._mutex:
                 if path != self._current:
                     self._current = path
@@ -135,7 +135,7 @@ class _Trees:
                         return tree
                     del self._trees[path]
                     tree.close()
-            if os.path.realpath(directory) == path:
+            if _follow(directory) == path:
                 return None  # no site at all; else a publish overtook us: look again
         return None
 
@@ -170,6 +170,20 @@ class _Trees:
             if not tree.readers:
                 del self._trees[path]
                 tree.close()
+
+
+def _follow(directory: str) -> str:
+    """The tree the (absolute) site ``directory`` names now: its link's target, read once.
+
+    Publishing swaps that one link (``build/site`` → ``.site/<stamp>``); links
+    elsewhere on the path stay, and Starlette resolves them when it checks that
+    a file lies inside the tree.
+    """
+    try:
+        target = os.readlink(directory)
+    except OSError:  # not a symlink (a plain build directory), or no site at all
+        return directory
+    return os.path.join(os.path.dirname(directory), target)
 
 
 def _identity(status: os.stat_result) -> tuple[int, int]:

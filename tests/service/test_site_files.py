@@ -26,7 +26,7 @@ def build_tree(site_dir):
 
 @pytest.mark.parametrize("path", [
     "/.buildinfo", "/.doctrees/environment.pickle", "/2.0/../.buildinfo", "/%2ebuildinfo",
-    "/.git/config", "/2.0/.hidden/x.html",
+    "/.git/config", "/2.0/.hidden/x.html", "/.readers.lock",
 ])
 def test_dot_segments_are_never_served(client, build_tree, path):
     answer = client.get(path)
