@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from handbook_editions.publish import PDF_NAME, READERS_LOCK, publish
+from handbook_editions.publish import READERS_LOCK, publish
 from handbook_editions.releases import Release
 
 from .conftest import SECTIONS_10, SECTIONS_20, wait_for, write_manifest
