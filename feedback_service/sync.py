@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from handbook_editions import SiteError, SiteReport, build_site
 from handbook_editions.progress import Progress
-from handbook_editions.workers import JOBS_HELP, warm_up
+from handbook_editions.workers import JOBS_HELP
 
 from feedback_formats import Comment, CommentError, CommentsFileError, dump_comments, parse_comments, write_atomic
 
@@ -542,8 +542,6 @@ def _interrupt_on_sigterm() -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """``python -m feedback_service sync [--every SEKUNDEN]``."""
-    # Sphinx loads while the export is fetched; a run with nothing to build stops it again.
-    warm_up()
     config = with_admin_token(config)
     paths = sync_paths(config, args.releases)
     if threading.current_thread() is threading.main_thread():

@@ -10,14 +10,9 @@ takes effect with the next build even while ``serve`` keeps running.
 """
 
 import importlib
-import os
 
-# Who asked for the warm-up: a sync warms up before it knows whether it has
-# anything to build, and when it ends without a build, the rest is not imported.
-_ASKED_BY = os.getppid()
-
-import sphinx.application  # noqa: E402  (after noting the parent, before the slow imports)
-import sphinx.cmd.build  # noqa: E402
+import sphinx.application
+import sphinx.cmd.build
 
 STACK = (
     "sphinx.builders.html",
@@ -34,6 +29,4 @@ STACK = (
 )
 
 for _name in (*sphinx.application.builtin_extensions, *STACK):
-    if os.getppid() != _ASKED_BY:
-        os._exit(0)
     importlib.import_module(_name)
