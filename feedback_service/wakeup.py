@@ -102,9 +102,18 @@ class Bell:
     def start(self) -> str:
         if is_sqlite(self.database_url):
             return self._listen_on_socket()
-        self._thread = threading.Thread(target=self._listen_to_postgresql, name="feedback-sync-bell", daemon=True)
+        import psycopg
+
+        # The first connection before the sync's first run, so that no approval falls in between.
+        try:
+            conn, how = self._listening(), "Freigaben wecken den Abgleich sofort (PostgreSQL LISTEN/NOTIFY)."
+        except psycopg.Error as exc:
+            conn, how = None, (f"Freigaben wecken den Abgleich noch nicht (PostgreSQL: {exc}); er versucht "
+                               "es weiter und gleicht bis dahin regelmäßig ab.")
+        self._thread = threading.Thread(target=self._listen_to_postgresql, args=(conn,),
+                                        name="feedback-sync-bell", daemon=True)
         self._thread.start()
-        return "Freigaben wecken den Abgleich sofort (PostgreSQL LISTEN/NOTIFY)."
+        return how
 
     def close(self) -> None:
         self._closing.set()
@@ -158,19 +167,31 @@ class Bell:
 
     # -- PostgreSQL: LISTEN on a connection of its own --------------------------------
 
-    def _listen_to_postgresql(self) -> None:
+    def _listening(self):
+        import psycopg
+
+        conn = psycopg.connect(self.database_url, autocommit=True, connect_timeout=10)
+        try:
+            conn.execute(f"LISTEN {CHANNEL}")
+        except psycopg.Error:
+            conn.close()
+            raise
+        return conn
+
+    def _listen_to_postgresql(self, conn) -> None:
         import psycopg
 
         delay, reported = RECONNECT_FIRST, False
         while not self._closing.is_set():
             try:
-                with psycopg.connect(self.database_url, autocommit=True, connect_timeout=10) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                if conn is None:
+                    conn = self._listening()
                     if reported:
                         log.warning("Der Abgleich hört wieder auf Freigaben (PostgreSQL).")
                     delay, reported = RECONNECT_FIRST, False
                     # Whatever was approved while nobody listened.
                     self.ring()
+                with conn:
                     while not self._closing.is_set():
                         for _ in conn.notifies(timeout=1.0):
                             self.ring()
@@ -181,6 +202,7 @@ class Bell:
                     reported = True
                 self._closing.wait(delay)
                 delay = min(delay * 2, RECONNECT_CAP)
+            conn = None
 
 
 def _bind(path: Path) -> socket.socket:
