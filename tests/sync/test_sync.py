@@ -465,7 +465,14 @@ def test_serve_publishes_an_approval_at_once_and_merges_approvals_arriving_toget
             assert time.monotonic() < deadline, f"{what}:\n{log.read_text(encoding='utf-8')}"
             time.sleep(0.5)
 
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{url}/api/v1/health", timeout=5).ok
+        except requests.ConnectionError:
+            return False
+
     try:
+        wait(healthy, "the service did not start")
         wait(lambda: len(runs()) == 1, "the first sync did not end")
         assert "Freigaben wecken den Abgleich sofort (Unix-Socket" in log.read_text(encoding="utf-8")
         alone = unique("Gleich nach der Freigabe veröffentlicht")
