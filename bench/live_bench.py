@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import statistics
 import subprocess
@@ -121,22 +122,24 @@ def main(argv: list[str] | None = None) -> int:
             service.terminate()
             service.wait(timeout=60)
         load_after = os.getloadavg()[0]
+        # What the sync's runs that built took (their "Dauer"), the rest being wake-up, export and polling.
+        builds = [float(value) for value in re.findall(r"^Dauer: (\d+\.\d+) s$", log.read_text(encoding="utf-8"),
+                                                       re.MULTILINE)]
 
-    median, high, worst = statistics.median(seconds), p95(seconds), max(seconds)
-    cores = os.cpu_count()
+    median, high = statistics.median(seconds), p95(seconds)
     rows = [
         (f"approve → live in all {len(pages)} editions, median of {len(seconds)}", f"{median:.2f} s",
-         f"≤ {TARGET_MEDIAN:.0f} s", "met" if median <= TARGET_MEDIAN else "MISSED"),
-        ("95th percentile", f"{high:.2f} s", f"≤ {TARGET_P95:.0f} s", "met" if high <= TARGET_P95 else "MISSED"),
-        ("maximum", f"{worst:.2f} s", "", ""),
-        ("fastest", f"{min(seconds):.2f} s", "", ""),
-        (f"machine load (1 min, {cores} cores) before / after", f"{load_before:.1f} / {load_after:.1f}", "", ""),
+         f"{TARGET_MEDIAN:.0f} s", f"{median / TARGET_MEDIAN:.2f}×", "met" if median <= TARGET_MEDIAN else "MISSED"),
+        ("95th percentile", f"{high:.2f} s", f"{TARGET_P95:.0f} s", f"{high / TARGET_P95:.2f}×",
+         "met" if high <= TARGET_P95 else "MISSED"),
+        ("maximum / fastest", f"{max(seconds):.2f} / {min(seconds):.2f} s", "", "", ""),
+        (f"of which the sync's run (median of {len(builds)})", f"{statistics.median(builds):.2f} s", "", "", ""),
+        (f"machine load (1 min, {os.cpu_count()} cores) before / after", f"{load_before:.1f} / {load_after:.1f}",
+         "", "", ""),
     ]
-    widths = [max(len(row[i]) for row in rows + [("measure", "value", "target", "")]) for i in range(4)]
-    header = ("measure", "value", "target", "")
-    print("| " + " | ".join(cell.ljust(width) for cell, width in zip(header, widths)) + " |")
-    print("| " + " | ".join("-" * width for width in widths) + " |")
-    for row in rows:
+    header = ("measure", "value", "target", "ratio", "")
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * width for width in widths), *rows]:
         print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |")
     return 0
 

@@ -735,8 +735,9 @@ def record_change(conn: Connection, comment_id: str, op: str) -> None:
     """Log a change to the published comments; the commit wakes the sync."""
     if conn.dialect == "postgresql":
         conn.execute(_CHANGE_LOG_LOCK)
-        # Delivered on commit only, once per transaction however often it is sent.
-        conn.execute(wakeup.NOTIFY)
+        if not conn.publishes:
+            # Delivered on commit only; a savepoint rolled back takes it along (and resets the flag).
+            conn.execute(wakeup.NOTIFY)
     conn.execute("INSERT INTO changes (comment_id, op) VALUES (?, ?)", (comment_id, op))
     conn.publishes = True
 

@@ -33,6 +33,8 @@ KEY = "sync_status"
 STALE_PERIODS = 3
 STALE_CAP = 600
 LONG_RUN = 1800
+# The last failure's message as kept (a failed build may report pages of output).
+MAX_ERROR = 1000
 
 
 @dataclass
@@ -131,7 +133,7 @@ class Recorder:
             self.status.last_success, self.status.failures, self.status.error = utc_timestamp(), 0, ""
         else:
             self.status.failures += 1
-            self.status.error = error
+            self.status.error = error if len(error) <= MAX_ERROR else error[:MAX_ERROR - 1] + "…"
         self._save()
 
     def close(self) -> None:
