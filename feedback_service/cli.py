@@ -355,8 +355,7 @@ def _configure_restore(parser: argparse.ArgumentParser) -> None:
 
 def _restore(args: argparse.Namespace, config: Config) -> int:
     count = backup.restore(db.Database(config.database_url), args.file, force=args.force)
-    print(f"{count} Beiträge aus {args.file} wiederhergestellt. Danach einmal "
-          f"`{_python()} -m feedback_service sync --force` ausführen.")
+    print(f"{count} Beiträge aus {args.file} wiederhergestellt. {_then_sync()}")
     return 0
 
 
@@ -391,9 +390,13 @@ def _import(args: argparse.Namespace, config: Config) -> int:
         lambda comment_id: ids.hash_token(ids.delete_token(secret, comment_id)),
         force=args.force,
     )
-    print(f"Importiert: {_counts(counts)}. Danach einmal "
-          f"`{_python()} -m feedback_service sync --force` ausführen.")
+    print(f"Importiert: {_counts(counts)}. {_then_sync()}")
     return 0
+
+
+def _then_sync() -> str:
+    """After a restore or import the database is another one than the site's cursor knows."""
+    return f"Danach einmal `{_python()} -m feedback_service sync --force` ausführen."
 
 
 def _counts(counts: dict[str, int]) -> str:
