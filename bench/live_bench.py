@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from pathlib import Path
 import requests
 from feedback_formats.manifest import load_manifest, manifest_path
 
-from bench.sync_bench import RELEASES, free_port, shared_section, timed, wait_until_healthy
+from bench.sync_bench import Installation, shared_section, timed, wait_until_healthy
 
 APPROVALS = 10
 TARGET_MEDIAN, TARGET_P95 = 3.0, 5.0
@@ -79,33 +78,18 @@ def p95(values: list[float]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    python = sys.executable
     with tempfile.TemporaryDirectory(prefix="live-bench-") as tmp:
-        work = Path(tmp)
-        site, comments = work / "site", work / "comments.json"
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        token = secrets.token_urlsafe(24)
-        env = {
-            **os.environ,
-            "FEEDBACK_DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
-            "FEEDBACK_SITE_DIR": str(site),
-            "FEEDBACK_COMMENTS_FILE": str(comments),
-            "FEEDBACK_ADMIN_TOKEN": token,
-            "FEEDBACK_SERVICE_URL": url,
-            "FEEDBACK_RATE_LIMIT": "0",
-            "FEEDBACK_RELEASES_FILE": str(RELEASES),
-        }
-        timed([python, "-m", "handbook_editions", "build", "--releases", str(RELEASES), "--out", str(site),
-               "--comments", str(comments)], env, work)
-        section, version = shared_section(site)
-        pages = section_pages(site, section)
+        setup = Installation(Path(tmp))
+        url, token = setup.url, setup.token
+        timed(setup.site_build, setup.env, setup.work)
+        section, version = shared_section(setup.site)
+        pages = section_pages(setup.site, section)
         print(f"editions {', '.join(pages)} built; comments go to section {section!r}", flush=True)
-        log = work / "serve.log"
+        log = setup.work / "serve.log"
         with open(log, "w") as output:
             service = subprocess.Popen(
-                [python, "-m", "feedback_service", "serve", "--port", str(port), "--sync-every", "30"],
-                cwd=work, env=env, stdout=output, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "feedback_service", "serve", "--port", str(setup.port), "--sync-every", "30"],
+                cwd=setup.work, env=setup.env, stdout=output, stderr=subprocess.STDOUT,
             )
         load_before = os.getloadavg()[0]
         seconds: list[float] = []
