@@ -9,7 +9,6 @@ import hmac
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +19,6 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match, Mount, Route
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -35,6 +33,7 @@ from .schemas import COMMENT_ID, MAX_ID
 from .sections import SectionCatalog
 from .security import SecurityHeaders
 from .server import BODY_TIMEOUT
+from .site_files import SiteFiles
 from .validation import (
     FORM, is_honeypot, media_type, parse_body, safe_return_to, validate_rating, validate_submission, with_fragment,
 )
@@ -456,51 +455,6 @@ def subscription_page(action: str):
         )
 
     return endpoint
-
-
-# -- Site ------------------------------------------------------------------------
-
-class SiteFiles:
-    """The built site as static files, and nothing else.
-
-    No path with a dot-segment is served (``.buildinfo``, ``.doctrees/``), a
-    symlink counts only when it resolves inside the site's real directory, a
-    directory's redirect names a path, never the request's ``Host``, and a
-    missing site answers 404, never an error.
-    """
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self._files: StaticFiles | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if any(part.startswith(".") for part in scope["path"].split("/")):
-            raise HTTPException(404)
-        if not self.directory.is_dir():
-            response = pages.site_missing_page(Request(scope))
-            await response(scope, receive, send)
-            return
-        if self._files is None:
-            # follow_symlink=False: Starlette resolves every path and serves it only
-            # inside the real directory, which it resolves per request (the published
-            # site is a symlink that the sync swaps).
-            self._files = StaticFiles(directory=self.directory, html=True, follow_symlink=False)
-
-        async def send_relative_redirects(message):
-            if message["type"] == "http.response.start" and message["status"] in (301, 307, 308):
-                message = {**message, "headers": [
-                    (name, _path_only(value) if name == b"location" else value)
-                    for name, value in message["headers"]
-                ]}
-            await send(message)
-
-        await self._files(scope, receive, send_relative_redirects)
-
-
-def _path_only(location: bytes) -> bytes:
-    """``http://any-host/2.0/?q`` → ``/2.0/?q``: a redirect never repeats a client's Host."""
-    parts = urlsplit(location.decode("latin-1"))
-    return urlunsplit(("", "", parts.path or "/", parts.query, "")).encode("latin-1")
 
 
 # -- Origin and CORS -------------------------------------------------------------

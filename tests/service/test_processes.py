@@ -23,13 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 class ServiceProcess:
     """``python -m feedback_service serve`` in a child process, output in a log file."""
 
-    def __init__(self, env: dict[str, str], log: Path, workdir: Path):
+    def __init__(self, env: dict[str, str], log: Path, workdir: Path, *options: str):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         self._log_file = open(log, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "feedback_service", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "feedback_service", "serve", "--port", str(self.port), *options],
             env={**os.environ, "PYTHONPATH": str(ROOT), **env},
             cwd=workdir, stdout=self._log_file, stderr=subprocess.STDOUT,
         )
