@@ -22,9 +22,9 @@ from starlette.routing import Match, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from feedback_formats import KINDS, MAX_BODY
+from feedback_formats import KINDS, MAX_BODY, utc_timestamp
 
-from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, workspace
+from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, sync_status, workspace
 from .config import Config, load_config, normalise_origin, own_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -37,6 +37,7 @@ from .site_files import SiteFiles
 from .validation import (
     FORM, is_honeypot, media_type, parse_body, safe_return_to, validate_rating, validate_submission, with_fragment,
 )
+from .workspace.queue import local_time
 
 log = logging.getLogger("feedback_service")
 
@@ -102,18 +103,31 @@ def error_response(error: ApiError) -> JSONResponse:
 
 # -- Public API ----------------------------------------------------------------
 
+def _probe(conn: db.Connection) -> sync_status.SyncStatus | None:
+    db.probe_write(conn)
+    return sync_status.stale(conn)
+
+
 async def health(request: Request) -> Response:
-    """Ok only when a write is committed: a read-only, full or vanished database is not."""
+    """Ok only when a write is committed: a read-only, full or vanished database is not.
+
+    A stale sync leaves the service healthy (it takes comments) but is named beside.
+    """
     service = _service(request)
     try:
-        await service.writer.run(db.probe_write)
+        stale = await service.writer.run(_probe)
     except db.DatabaseError as exc:
         log.error("health check failed: %s", exc)
         raise ApiError(
             503, "database_unavailable", "Die Datenbank nimmt gerade keine Daten an.",
             headers={"Retry-After": "5"},
         )
-    return JSONResponse({"status": "ok"})
+    if stale is None:
+        return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "sync": {
+        "status": "stale", "since": utc_timestamp(stale.since), "failures": stale.failures,
+        "message": stale.problem(local_time),
+    }})
 
 
 async def openapi(request: Request) -> Response:

@@ -47,7 +47,8 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sync-every", type=sync.seconds, metavar="SEKUNDEN",
-        help="freigegebene Kommentare im Hintergrund alle SEKUNDEN abgleichen (sync --every)",
+        help="freigegebene Kommentare im Hintergrund abgleichen: sofort nach jeder Freigabe "
+        "und sonst alle SEKUNDEN (wie sync --every)",
     )
 
 
@@ -124,13 +125,15 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         notify.summary(config.notifications),
         "Beenden mit Strg+C.",
     ]
-    if args.sync_every:
-        lines.insert(-1, f"Abgleich freigegebener Kommentare: alle {args.sync_every:g} s im Hintergrund.")
+    background = sync.BackgroundSync(config, args.sync_every) if args.sync_every else None
+    if background is not None:
+        lines[-1:-1] = [
+            f"Abgleich freigegebener Kommentare: alle {args.sync_every:g} s im Hintergrund.",
+            background.listen(),
+        ]
     print("\n".join(lines), flush=True)
-    background = (
-        sync.start_in_background(config, args.sync_every)
-        if args.sync_every else None
-    )
+    if background is not None:
+        background.start()
     try:
         uvicorn.run(
             "feedback_service.app:create_app",

@@ -418,6 +418,21 @@ def test_queue_shows_what_an_editor_needs_oldest_first(editor):
         "form", action=re.compile("freigeben$"))
 
 
+def test_names_in_the_queue_are_isolated_from_the_dates_beside_them(editor):
+    """A right-to-left name must not pull the date after it into its direction (<bdi>)."""
+    name = "עיריית חיפה 3"
+    comment_id = submit(editor, author=name).json()["id"]
+    act(editor, comment_id, "antworten", antwort="Danke!")
+    page = soup(editor.get("/redaktion/"))
+    item = page.find(id=f"b-{comment_id}")
+    shown = [text for text in item.find_all(string=True) if name in text]
+    # "Von", and every action's label for screen readers: select, approve, reject, answer, delete.
+    assert len(shown) == 6
+    assert all(text.parent.name == "bdi" and text.strip() == name for text in shown)
+    assert item.select_one(".answer-title bdi").get_text() == "Redaktion"
+    assert page.select_one(".who bdi").get_text() == "anna"
+
+
 def test_queue_filters_search_and_pages(editor):
     ids = [submit(editor, text=f"Nummer {n:02d}").json()["id"] for n in range(23)]
     submit(editor, text="Über das Register", version="1.0")
