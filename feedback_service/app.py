@@ -165,7 +165,8 @@ async def post_comment(request: Request) -> Response:
         )
         idempotency = comments.IdempotencyKey.from_header(request.headers.get("idempotency-key"))
         job = comments.create_job(
-            submission, client_address(request), service.limiter, idempotency, service.config.secret
+            submission, client_address(request), service.limiter, idempotency, service.config.secret,
+            service.config.notifications,
         )
         try:
             status, answer = await service.writer.run(job)
@@ -174,7 +175,7 @@ async def post_comment(request: Request) -> Response:
                 raise
             # The same key was committed by a concurrent request meanwhile: replay it.
             status, answer = await service.writer.run(job)
-        service.notifier.wake()
+        service.notifier.submitted()
     except (ApiError, ValidationFailed) as exc:
         if not is_form:
             raise

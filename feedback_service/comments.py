@@ -12,6 +12,7 @@ from typing import Callable
 from feedback_formats import utc_timestamp
 
 from . import db, notify
+from .config import Notifications
 from .audit import AUTHOR
 from .errors import ApiError, ValidationFailed, field_error
 from .ids import keyed_digest, delete_token, hash_token, new_comment_id, token_matches
@@ -62,6 +63,7 @@ def create_job(
     limiter: RateLimiter,
     idempotency: IdempotencyKey | None,
     secret: str,
+    notifications: Notifications,
 ) -> Callable[[db.Connection], tuple[int, dict]]:
     """The write transaction of one new comment: ``(status, answer)``."""
 
@@ -109,7 +111,7 @@ def create_job(
             "delete_token_hash": hash_token(answer["delete_token"]),
         }
         db.insert_comment(conn, row)
-        notify.submission_created(conn, row, subscribe=submission.notify)
+        notify.submission_created(conn, row, submission.notify, notifications)
         if lookup is not None:
             stored = json.dumps({"id": answer["id"], "status": answer["status"]})
             db.store_idempotent_answer(conn, lookup, fingerprint, 202, stored, int(time.time() * 1000))
