@@ -26,7 +26,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from feedback_formats import KINDS, MAX_BODY
 
-from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, workspace
+from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, server, workspace
 from .config import Config, load_config, normalise_origin, own_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -34,7 +34,6 @@ from .ratelimit import FailureThrottle, RateLimiter, client_address
 from .schemas import COMMENT_ID, MAX_ID
 from .sections import SectionCatalog
 from .security import SecurityHeaders
-from .server import BODY_TIMEOUT
 from .validation import (
     FORM, is_honeypot, media_type, parse_body, safe_return_to, validate_rating, validate_submission, with_fragment,
 )
@@ -134,7 +133,7 @@ async def read_body(request: Request) -> bytes:
             raise too_large
     chunks, size = [], 0
     try:
-        async with asyncio.timeout(BODY_TIMEOUT):
+        async with asyncio.timeout(server.BODY_TIMEOUT):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > MAX_BODY:
@@ -350,7 +349,7 @@ async def own_withdraw(request: Request, fields: dict) -> Response:
 
 # -- Admin API -------------------------------------------------------------------
 
-def require_admin(request: Request) -> Service:
+async def require_admin(request: Request) -> Service:
     service = _service(request)
     expected = service.config.admin_token
     if not expected:
@@ -359,12 +358,13 @@ def require_admin(request: Request) -> Service:
             "Die Verwaltung ist abgeschaltet: FEEDBACK_ADMIN_TOKEN ist nicht gesetzt.",
         )
     address = client_address(request)
-    service.admin_failures.check(address)
+    # Before the token is looked at: the throttle does not tell a guess from the truth.
+    await service.read(lambda conn: service.admin_failures.check(conn, address))
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         given.strip().encode(), expected.encode()
     ):
-        service.admin_failures.fail(address)
+        await service.writer.run(lambda conn: service.admin_failures.fail(conn, address))
         raise ApiError(
             401, "unauthorized",
             "Anmeldung erforderlich: Authorization: Bearer <FEEDBACK_ADMIN_TOKEN>.",
@@ -381,7 +381,7 @@ def _kind(request: Request) -> str | None:
 
 
 async def admin_list(request: Request) -> Response:
-    service = require_admin(request)
+    service = await require_admin(request)
     status, kind = request.query_params.get("status"), _kind(request)
     rows = await service.read(
         lambda conn: moderation.listing(conn, service.catalog, status, kind)
@@ -390,7 +390,7 @@ async def admin_list(request: Request) -> Response:
 
 
 async def admin_corrections(request: Request) -> Response:
-    service = require_admin(request)
+    service = await require_admin(request)
     status = request.query_params.get("status", "pending")
     rows = await service.read(
         lambda conn: moderation.listing(conn, service.catalog, status, "correction")
@@ -402,13 +402,13 @@ async def admin_corrections(request: Request) -> Response:
 
 
 async def admin_ratings(request: Request) -> Response:
-    service = require_admin(request)
+    service = await require_admin(request)
     return JSONResponse({"ratings": await service.read(lambda conn: ratings.counts(conn, service.catalog))})
 
 
 def _moderate(action):
     async def endpoint(request: Request) -> Response:
-        service = require_admin(request)
+        service = await require_admin(request)
         comment_id = request.path_params["comment_id"]
         answer = await service.writer.run(lambda conn: action(conn, comment_id, editor=audit.API))
         service.notifier.wake()
@@ -418,7 +418,7 @@ def _moderate(action):
 
 
 async def admin_export(request: Request) -> Response:
-    service = require_admin(request)
+    service = await require_admin(request)
     since = moderation.parse_cursor(request.query_params.get("since"))
     return JSONResponse(await service.snapshot(lambda conn: moderation.export(conn, since)))
 
@@ -675,6 +675,7 @@ def create_app(config: Config | None = None) -> Starlette:
         await _purge(service)
         purger = asyncio.create_task(_purge_periodically(service))
         service.notifier.start()
+        server.exit_with_parent()
         # What startup made (modules, templates, the schemas' validators) lives as long as the
         # process: kept out of every garbage collection, it no longer costs each request time.
         gc.freeze()

@@ -69,8 +69,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FEEDBACK_LOGIN_LIMIT",
         "10/600",
-        "Fehlgeschlagene Anmeldungen (falsches Admin-Token) je Client-Adresse: `N/SEKUNDEN`; "
-        "danach antwortet der Dienst diesem Client 429, bis das Zeitfenster abgelaufen ist.",
+        "Fehlgeschlagene Anmeldungen (falsches Admin-Token) je Client-Adresse, über alle Prozesse "
+        "gezählt: `N/SEKUNDEN`; danach antwortet der Dienst diesem Client 429, bis das Zeitfenster "
+        "abgelaufen ist.",
     ),
     Setting(
         "FEEDBACK_TRUSTED_PROXIES",
