@@ -22,6 +22,7 @@ import math
 import multiprocessing
 import os
 import signal
+import weakref
 from pathlib import Path
 
 import uvicorn
@@ -35,27 +36,85 @@ BODY_TIMEOUT = 15.0
 # instead of queueing readers behind a flood.
 LIMIT_CONCURRENCY = 1000
 KEEP_ALIVE = 5
+# An answer's head and body are sent together up to this size (larger bodies go at once).
+COALESCE_LIMIT = 64 * 1024
 # More processes than this gain nothing with SQLite (its writes take turns) and
 # cost memory (about 70 MB each).
 MAX_WORKERS = 8
 
 
-class HeadDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline for each request's head."""
+class CoalescingTransport:
+    """A connection's transport that sends what one turn of the event loop wrote in one go.
 
-    _head_timer: asyncio.TimerHandle | None = None
+    uvicorn writes an answer's head and its body separately: two system calls
+    and two TCP segments per answer. Collected until the loop's next turn (or
+    :data:`COALESCE_LIMIT` bytes), they leave together.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= COALESCE_LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._size = 0
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def abort(self) -> None:
+        self._pending.clear()
+        self._transport.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return self._size + self._transport.get_write_buffer_size()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
+
+
+class HeadDeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for each request's head, answers sent in one piece.
+
+    The deadline is a time kept on the connection, checked by one sweep per
+    second for all connections (:class:`DeadlineSweep`): no timer is made and
+    cancelled for every request.
+    """
+
+    head_deadline: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        DeadlineSweep.of(self.loop).watch(self)
         self._arm_head_deadline()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._head_timer is None:
+        if self.head_deadline is None:
             self._arm_head_deadline()
 
     def on_headers_complete(self) -> None:
-        self._disarm_head_deadline()
+        self.head_deadline = None
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
@@ -64,22 +123,46 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
             self._arm_head_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_deadline()
+        self.head_deadline = None
         super().connection_lost(exc)
 
     def _arm_head_deadline(self) -> None:
-        self._disarm_head_deadline()
-        self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
+        self.head_deadline = self.loop.time() + HEAD_TIMEOUT
 
-    def _disarm_head_deadline(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_too_slow(self) -> None:
-        self._head_timer = None
+    def head_too_slow(self) -> None:
+        self.head_deadline = None
         if not self.transport.is_closing():
             self.transport.close()
+
+
+class DeadlineSweep:
+    """Once a second, closes the connections of one event loop whose request head is overdue."""
+
+    INTERVAL = 1.0
+    _sweeps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.connections: weakref.WeakSet[HeadDeadlineProtocol] = weakref.WeakSet()
+        loop.call_later(self.INTERVAL, self.sweep)
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> DeadlineSweep:
+        sweep = cls._sweeps.get(loop)
+        if sweep is None:
+            sweep = cls._sweeps[loop] = cls(loop)
+        return sweep
+
+    def watch(self, protocol: HeadDeadlineProtocol) -> None:
+        self.connections.add(protocol)
+
+    def sweep(self) -> None:
+        now = self.loop.time()
+        for protocol in list(self.connections):
+            if protocol.head_deadline is not None and protocol.head_deadline <= now:
+                protocol.head_too_slow()
+        if not self.loop.is_closed():
+            self.loop.call_later(self.INTERVAL, self.sweep)
 
 
 def uvicorn_options() -> dict:

@@ -256,21 +256,3 @@ def test_workers_count_one_rate_limit_and_stop_when_their_supervisor_dies(site_d
         httpx.get(f"{service.url}/api/v1/health", timeout=2)
     assert len(_all_rows(url)) == 3
 
-
-@pytest.mark.parametrize("own,files,quota", [
-    ("0::/system.slice/handbuch.service\n", {"system.slice/handbuch.service/cpu.max": "150000 100000\n"}, 1.5),
-    ("0::/\n", {"cpu.max": "max 100000\n"}, None),
-    ("4:memory:/x\n1:cpu,cpuacct:/docker/abc\n",
-     {"cpu/docker/abc/cpu.cfs_quota_us": "200000\n", "cpu/docker/abc/cpu.cfs_period_us": "100000\n"}, 2.0),
-    ("1:cpu,cpuacct:/\n", {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
-    ("0::/\n", {}, None),
-])
-def test_a_containers_cpu_quota_lowers_the_process_count(tmp_path, own, files, quota):
-    """``docker run --cpus 1.5`` on a large host: two processes, not one per host core."""
-    from feedback_service.server import cgroup_cpu_quota
-
-    for name, content in files.items():
-        (tmp_path / "cgroup" / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "cgroup" / name).write_text(content)
-    (tmp_path / "self").write_text(own)
-    assert cgroup_cpu_quota(tmp_path / "cgroup", tmp_path / "self") == quota
