@@ -256,10 +256,14 @@ async def section_comments(request: Request) -> Response:
         raise ApiError(422, "unknown_section", "Diesen Abschnitt gibt es in keiner Ausgabe.", "section")
     if service.db.dialect == "sqlite":
         # A cache hit costs one indexed read of a local file: cheaper inline than a thread hop.
-        body = service.public.answer(service.loop_connection(), section)
+        answer = service.public.answer(service.loop_connection(), section)
     else:
-        body = await service.read(lambda conn: service.public.answer(conn, section))
-    return Response(body, media_type="application/json")
+        answer = await service.read(lambda conn: service.public.answer(conn, section))
+    # Caches may keep the answer but must ask each time: an approval shows at once.
+    headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
+    if answer.matches(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
 async def delete_own_comment(request: Request) -> Response:
