@@ -618,8 +618,12 @@ class Writer:
                     conn.close()
                 conn = None
                 outcomes = [(False, exc)] * len(batch)
+            # One wake-up of each event loop per batch, not one per job.
+            settled: dict[asyncio.AbstractEventLoop, list] = {}
             for (_, future, loop), outcome in zip(batch, outcomes):
-                loop.call_soon_threadsafe(_settle, future, outcome)
+                settled.setdefault(loop, []).append((future, outcome))
+            for loop, results in settled.items():
+                loop.call_soon_threadsafe(_settle_all, results)
         if conn is not None:
             conn.close()
 
@@ -645,14 +649,14 @@ class Writer:
         return outcomes
 
 
-def _settle(future: asyncio.Future, outcome: tuple[bool, Any]) -> None:
-    if future.cancelled():
-        return
-    ok, value = outcome
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle_all(results: list[tuple[asyncio.Future, tuple[bool, Any]]]) -> None:
+    for future, (ok, value) in results:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 # -- Queries -----------------------------------------------------------------

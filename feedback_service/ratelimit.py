@@ -16,6 +16,7 @@ leaves it: ``X-Forwarded-For`` counts only when the direct peer is one of
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -36,6 +37,7 @@ def client_address(request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+@functools.lru_cache(maxsize=4096)  # a request asks twice (rate limit, idempotency); readers come back
 def client_network(address: str) -> str:
     """One spelling for one client: ``[::FFFF:1.2.3.4]:80`` → ``1.2.3.4``, IPv6 → its /64."""
     value = address.strip().lower()
@@ -55,6 +57,7 @@ def client_network(address: str) -> str:
     return str(ip)
 
 
+@functools.lru_cache(maxsize=4)
 def _daily_key(secret: str, day: str) -> bytes:
     return hmac.new(secret.encode(), b"rate-limit\0" + day.encode(), hashlib.sha256).digest()
 
