@@ -19,7 +19,7 @@ PORT        ?= 8000
 
 help:
 	@echo "Wie kommunales E-Government gelingt – make targets:"
-	@echo "  make serve    install, build the site and serve site + feedback API on http://$(HOST):$(PORT)/"
+	@echo "  make serve    install, build the site and serve site + feedback API on http://$(HOST):$(PORT)/ (approvals published at once)"
 	@echo "  make test     install and run the whole test suite"
 	@echo "  make install  create $(VENV) and install the project (fast when nothing changed)"
 	@echo "  make test-data  download what the tests build offline (Sphinx's sdist) into $(BUILDDIR)/cache/"
@@ -83,6 +83,7 @@ release-notes: install
 	@test -n "$(VERSION)" || { echo 'Aufruf: make release-notes VERSION=2.1' >&2; exit 2; }
 	@$(PY) -m handbook_editions release-notes --version "$(VERSION)" --out $(BUILDDIR)/site
 
+# --sync-every: the sync runs at once on every approval and every 30 s as a safety net.
 serve: site
 	$(PY) -m feedback_service serve --host $(HOST) --port $(PORT) --site-dir $(BUILDDIR)/site --sync-every 30
 

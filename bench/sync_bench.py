@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -51,6 +52,43 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@dataclass
+class Installation:
+    """A service of its own and its sync in ``work`` (database, site, comments file), building this project."""
+
+    work: Path
+    port: int = field(default_factory=free_port)
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def site(self) -> Path:
+        return self.work / "site"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "FEEDBACK_DATABASE_URL": f"sqlite:///{self.work / 'db.sqlite3'}",
+            "FEEDBACK_SITE_DIR": str(self.site),
+            "FEEDBACK_COMMENTS_FILE": str(self.work / "comments.json"),
+            "FEEDBACK_ADMIN_TOKEN": self.token,
+            "FEEDBACK_SERVICE_URL": self.url,
+            "FEEDBACK_RATE_LIMIT": "0",
+            # Service and sync run in the temporary directory; they rebuild this project's editions.
+            "FEEDBACK_RELEASES_FILE": str(RELEASES),
+        }
+
+    @property
+    def site_build(self) -> list[str]:
+        """``make site`` into ``work``, with the comments file of the sync."""
+        return [sys.executable, "-m", "handbook_editions", "build", "--releases", str(RELEASES),
+                "--out", str(self.site), "--comments", self.env["FEEDBACK_COMMENTS_FILE"]]
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen) -> None:
@@ -91,24 +129,9 @@ def steady(noop_output: str, sync_output: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="sync-bench-") as tmp:
-        work = Path(tmp)
-        site, comments = work / "site", work / "comments.json"
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        token = secrets.token_urlsafe(24)
-        env = {
-            **os.environ,
-            "FEEDBACK_DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
-            "FEEDBACK_SITE_DIR": str(site),
-            "FEEDBACK_COMMENTS_FILE": str(comments),
-            "FEEDBACK_ADMIN_TOKEN": token,
-            "FEEDBACK_SERVICE_URL": url,
-            "FEEDBACK_RATE_LIMIT": "0",
-            # Service and sync run in the temporary directory; they rebuild this project's editions.
-            "FEEDBACK_RELEASES_FILE": str(RELEASES),
-        }
-        site_build = [python, "-m", "handbook_editions", "build", "--releases", str(RELEASES), "--out", str(site),
-                      "--comments", str(comments)]
+        setup = Installation(Path(tmp))
+        work, port, url, token, env, site = setup.work, setup.port, setup.url, setup.token, setup.env, setup.site
+        site_build = setup.site_build
         sync = [python, "-m", "feedback_service", "sync"]
 
         full, _ = timed(site_build, env, work)

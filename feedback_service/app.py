@@ -9,7 +9,6 @@ import hmac
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -20,13 +19,12 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Match, Mount, Route
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from feedback_formats import KINDS, MAX_BODY
+from feedback_formats import KINDS, MAX_BODY, utc_timestamp
 
-from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, server, workspace
+from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, server, sync_status, workspace
 from .config import Config, load_config, normalise_origin, own_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -34,9 +32,11 @@ from .ratelimit import FailureThrottle, RateLimiter, client_address
 from .schemas import COMMENT_ID, MAX_ID
 from .sections import SectionCatalog
 from .security import SecurityHeaders
+from .site_files import SiteFiles
 from .validation import (
     FORM, is_honeypot, media_type, parse_body, safe_return_to, validate_rating, validate_submission, with_fragment,
 )
+from .workspace.queue import local_time
 
 log = logging.getLogger("feedback_service")
 
@@ -102,18 +102,31 @@ def error_response(error: ApiError) -> JSONResponse:
 
 # -- Public API ----------------------------------------------------------------
 
+def _probe(conn: db.Connection) -> sync_status.SyncStatus | None:
+    db.probe_write(conn)
+    return sync_status.stale(conn)
+
+
 async def health(request: Request) -> Response:
-    """Ok only when a write is committed: a read-only, full or vanished database is not."""
+    """Ok only when a write is committed: a read-only, full or vanished database is not.
+
+    A stale sync leaves the service healthy (it takes comments) but is named beside.
+    """
     service = _service(request)
     try:
-        await service.writer.run(db.probe_write)
+        stale = await service.writer.run(_probe)
     except db.DatabaseError as exc:
         log.error("health check failed: %s", exc)
         raise ApiError(
             503, "database_unavailable", "Die Datenbank nimmt gerade keine Daten an.",
             headers={"Retry-After": "5"},
         )
-    return JSONResponse({"status": "ok"})
+    if stale is None:
+        return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "sync": {
+        "status": "stale", "since": utc_timestamp(stale.since), "failures": stale.failures,
+        "message": stale.problem(local_time),
+    }})
 
 
 async def openapi(request: Request) -> Response:
@@ -461,51 +474,6 @@ def subscription_page(action: str):
         )
 
     return endpoint
-
-
-# -- Site ------------------------------------------------------------------------
-
-class SiteFiles:
-    """The built site as static files, and nothing else.
-
-    No path with a dot-segment is served (``.buildinfo``, ``.doctrees/``), a
-    symlink counts only when it resolves inside the site's real directory, a
-    directory's redirect names a path, never the request's ``Host``, and a
-    missing site answers 404, never an error.
-    """
-
-    def __init__(self, directory: Path):
-        self.directory = directory
-        self._files: StaticFiles | None = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if any(part.startswith(".") for part in scope["path"].split("/")):
-            raise HTTPException(404)
-        if not self.directory.is_dir():
-            response = pages.site_missing_page(Request(scope))
-            await response(scope, receive, send)
-            return
-        if self._files is None:
-            # follow_symlink=False: Starlette resolves every path and serves it only
-            # inside the real directory, which it resolves per request (the published
-            # site is a symlink that the sync swaps).
-            self._files = StaticFiles(directory=self.directory, html=True, follow_symlink=False)
-
-        async def send_relative_redirects(message):
-            if message["type"] == "http.response.start" and message["status"] in (301, 307, 308):
-                message = {**message, "headers": [
-                    (name, _path_only(value) if name == b"location" else value)
-                    for name, value in message["headers"]
-                ]}
-            await send(message)
-
-        await self._files(scope, receive, send_relative_redirects)
-
-
-def _path_only(location: bytes) -> bytes:
-    """``http://any-host/2.0/?q`` → ``/2.0/?q``: a redirect never repeats a client's Host."""
-    parts = urlsplit(location.decode("latin-1"))
-    return urlunsplit(("", "", parts.path or "/", parts.query, "")).encode("latin-1")
 
 
 # -- Origin and CORS -------------------------------------------------------------

@@ -48,7 +48,8 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--sync-every", type=sync.seconds, metavar="SEKUNDEN",
-        help="freigegebene Kommentare im Hintergrund alle SEKUNDEN abgleichen (sync --every)",
+        help="freigegebene Kommentare im Hintergrund abgleichen: sofort nach jeder Freigabe "
+        "und sonst alle SEKUNDEN (wie sync --every)",
     )
 
 
@@ -137,13 +138,15 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
         notify.summary(config.notifications),
         "Beenden mit Strg+C.",
     ]
-    if args.sync_every:
-        lines.insert(-1, f"Abgleich freigegebener Kommentare: alle {args.sync_every:g} s im Hintergrund.")
+    background = sync.BackgroundSync(config, args.sync_every) if args.sync_every else None
+    if background is not None:
+        lines[-1:-1] = [
+            f"Abgleich freigegebener Kommentare: alle {args.sync_every:g} s im Hintergrund.",
+            background.listen(),
+        ]
     print("\n".join(lines), flush=True)
-    background = (
-        sync.start_in_background(config, args.sync_every)
-        if args.sync_every else None
-    )
+    if background is not None:
+        background.start()
     try:
         return server.run(
             workers,
@@ -364,8 +367,7 @@ def _configure_restore(parser: argparse.ArgumentParser) -> None:
 
 def _restore(args: argparse.Namespace, config: Config) -> int:
     count = backup.restore(db.Database(config.database_url), args.file, force=args.force)
-    print(f"{count} Beiträge aus {args.file} wiederhergestellt. Danach einmal "
-          f"`{_python()} -m feedback_service sync --force` ausführen.")
+    print(f"{count} Beiträge aus {args.file} wiederhergestellt. {_then_sync()}")
     return 0
 
 
@@ -400,9 +402,13 @@ def _import(args: argparse.Namespace, config: Config) -> int:
         lambda comment_id: ids.hash_token(ids.delete_token(secret, comment_id)),
         force=args.force,
     )
-    print(f"Importiert: {_counts(counts)}. Danach einmal "
-          f"`{_python()} -m feedback_service sync --force` ausführen.")
+    print(f"Importiert: {_counts(counts)}. {_then_sync()}")
     return 0
+
+
+def _then_sync() -> str:
+    """After a restore or import the database is another one than the site's cursor knows."""
+    return f"Danach einmal `{_python()} -m feedback_service sync --force` ausführen."
 
 
 def _counts(counts: dict[str, int]) -> str:

@@ -44,8 +44,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FEEDBACK_SECRET",
         "",
-        "Geheimer Schlüssel des Dienstes, aus dem er die Lösch-Tokens der Leser ableitet; "
-        "ohne Angabe erzeugt ihn der erste Start in `var/feedback-secret`. Mehrere Instanzen "
+        "Geheimer Schlüssel des Dienstes, aus dem er die Lösch-Tokens der Leser und den täglich "
+        "wechselnden Schlüssel der Ratenbegrenzung ableitet; er steht nie in der Datenbank. "
+        "Ohne Angabe erzeugt ihn der erste Start in `var/feedback-secret`. Mehrere Instanzen "
         "an einer Datenbank brauchen denselben Wert.",
     ),
     Setting(
@@ -65,7 +66,10 @@ SETTINGS: tuple[Setting, ...] = (
         "10/600",
         "Neue Kommentare je Client-Adresse (Antworten auf „War diese Seite hilfreich?“ zählen "
         "getrennt, mit derselben Grenze): `N/SEKUNDEN` (höchstens 86400 Sekunden), "
-        "`0` schaltet die Begrenzung ab.",
+        "`0` schaltet die Begrenzung ab. Gezählt wird in der Datenbank, je Beitrag oder Bewertung "
+        "nur die Zeit und ein HMAC der Adresse (IPv6: ihr /64-Netz) mit dem Tagesschlüssel aus "
+        "`FEEDBACK_SECRET`, nie die Adresse selbst; gelöscht wird beides beim stündlichen "
+        "Aufräumen, sobald es älter als 24 Stunden ist.",
     ),
     Setting(
         "FEEDBACK_LOGIN_LIMIT",

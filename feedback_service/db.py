@@ -8,7 +8,8 @@ and of the machine. All writes of a service process go through one
 and answers each only after its transaction is durable: it syncs the
 write-ahead log itself, after its turn at the file (``synchronous=NORMAL`` on
 its connection), so that the processes of one service sync side by side
-instead of one after the other.
+instead of one after the other. A commit that changed
+what the site shows wakes the sync (:mod:`feedback_service.wakeup`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from feedback_formats import COMMENT_FIELDS, PRIVATE_KINDS, utc_timestamp
+
+from . import wakeup
 
 log = logging.getLogger("feedback_service.db")
 
@@ -282,6 +285,8 @@ class Connection:
     def __init__(self, raw: Any, dialect: str):
         self.raw = raw
         self.dialect = dialect
+        # The open transaction wrote to the change log: its commit wakes the sync.
+        self.publishes = False
 
     def execute(self, sql: str, params: tuple | list = ()) -> Any:
         if self.dialect == "postgresql":
@@ -415,6 +420,17 @@ class Database:
 
     def begin_write(self, conn: Connection) -> None:
         conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
+        conn.publishes = False
+
+    def committed(self, conn: Connection) -> None:
+        """After a commit: wake the sync if the transaction changed what is published.
+
+        PostgreSQL has delivered the transaction's NOTIFY with the commit itself.
+        """
+        if conn.publishes:
+            conn.publishes = False
+            if self.dialect == "sqlite":
+                wakeup.ring(self.url)
 
     @contextmanager
     def write_turn(self) -> Iterator[None]:
@@ -449,6 +465,7 @@ class Database:
             _rollback(conn)
             raise
         conn.execute("COMMIT")
+        self.committed(conn)
 
     @contextmanager
     def session(self, write: bool = True) -> Iterator[Connection]:
@@ -500,6 +517,7 @@ class Database:
 
 
 def _rollback(conn: Connection) -> None:
+    conn.publishes = False
     try:
         conn.execute("ROLLBACK")
     except DatabaseError:
@@ -608,6 +626,8 @@ class Writer:
                     outcomes = self._run_batch(conn, batch)
                 if any(ok for ok, _ in outcomes):
                     self.db.sync_log()
+                # Only what is durable may reach the published site.
+                self.db.committed(conn)
             except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure
                 # Whatever went wrong (a locked or vanished file, too many open files, a
                 # bug), this batch's callers get an answer and the thread keeps serving.
@@ -633,11 +653,13 @@ class Writer:
         try:
             for job, _, _ in batch:
                 conn.execute("SAVEPOINT job")
+                publishes = conn.publishes
                 try:
                     result = job(conn)
                 except Exception as exc:
                     conn.execute("ROLLBACK TO SAVEPOINT job")
                     conn.execute("RELEASE SAVEPOINT job")
+                    conn.publishes = publishes
                     outcomes.append((False, exc))
                 else:
                     conn.execute("RELEASE SAVEPOINT job")
@@ -666,13 +688,25 @@ def database_id(conn: Connection) -> str:
     return conn.scalar("SELECT value FROM service_meta WHERE key = 'database_id'")
 
 
+def read_meta(conn: Connection, key: str) -> str | None:
+    return conn.scalar("SELECT value FROM service_meta WHERE key = ?", (key,))
+
+
+def write_meta(conn: Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO service_meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+def delete_meta(conn: Connection, key: str) -> None:
+    conn.execute("DELETE FROM service_meta WHERE key = ?", (key,))
+
+
 def probe_write(conn: Connection) -> None:
     """A real, committed write: the health check's proof that the database takes data."""
-    conn.execute(
-        "INSERT INTO service_meta (key, value) VALUES ('health_probe', ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (utc_timestamp(),),
-    )
+    write_meta(conn, "health_probe", utc_timestamp())
 
 
 def insert_comment(conn: Connection, row: dict) -> None:
@@ -734,9 +768,14 @@ def delete_comment(conn: Connection, comment_id: str) -> list[str]:
 
 
 def record_change(conn: Connection, comment_id: str, op: str) -> None:
+    """Log a change to the published comments; the commit wakes the sync."""
     if conn.dialect == "postgresql":
         conn.execute(_CHANGE_LOG_LOCK)
+        if not conn.publishes:
+            # Delivered on commit only; a savepoint rolled back takes it along (and resets the flag).
+            conn.execute(wakeup.NOTIFY)
     conn.execute("INSERT INTO changes (comment_id, op) VALUES (?, ?)", (comment_id, op))
+    conn.publishes = True
 
 
 def last_change(conn: Connection) -> int:

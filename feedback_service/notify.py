@@ -447,6 +447,9 @@ class Notifier:
 
     async def _sleep(self) -> None:
         assert self._wake is not None
+        # Cleared before looking for the next due row: a wake (a new event, or stop())
+        # that comes while the look-up runs is kept, not lost for a whole poll.
+        self._wake.clear()
         timeout = self.POLL_SECONDS
         try:
             due = await run_in_threadpool(self._next_due)
@@ -454,7 +457,6 @@ class Notifier:
             due = None
         if due is not None:
             timeout = min(timeout, max(due / 1000 - time.time(), 0.05))
-        self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), timeout)
         except asyncio.TimeoutError:

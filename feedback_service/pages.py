@@ -3,30 +3,39 @@ a reader's status page.
 
 Each is a Jinja template in ``templates/``, rendered through Starlette's
 ``Jinja2Templates`` with the i18n extension, so the texts are translatable.
-The error page re-renders the comment box's form from the one field
-declaration in ``feedback_formats``, with what the reader sent and each error
-at its field.
+The error page renders the comment box's form again, the one template
+``feedback/form.html`` that ``feedback_formats`` owns and the extension renders
+under every section, with what the reader sent and each error at its field.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import jinja2
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from feedback_formats import BOX_KINDS, DEFAULT_KIND, FIELDS, KIND_LABELS, SUBMISSION_FIELDS
+from feedback_formats import BOX_KINDS, FIELDS, FORM_TEMPLATES, KIND_LABELS, SUBMISSION_FIELDS
 
 from .errors import ApiError
 
 API_PATH = "/api/v1/comments"
 # The fields the reader fills in; an error there links to the field.
 _VISIBLE = {field.name for field in SUBMISSION_FIELDS if field.control not in ("hidden", "honeypot")}
+_HIDDEN = [field.name for field in SUBMISSION_FIELDS if field.control == "hidden"]
+# An edition's privacy notes, as the extension names them (its feedback_privacy_doc, "datenschutz").
+PRIVACY_PAGE = "datenschutz.html"
 
 
 def _environment() -> jinja2.Environment:
     environment = jinja2.Environment(
-        loader=jinja2.PackageLoader("feedback_service", "templates"),
+        loader=jinja2.ChoiceLoader([
+            jinja2.PackageLoader("feedback_service", "templates"),
+            jinja2.FileSystemLoader(FORM_TEMPLATES),  # feedback/form.html, the extension's form too
+        ]),
         autoescape=True, extensions=["jinja2.ext.i18n"], trim_blocks=False,
     )
     environment.install_null_translations(newstyle=True)
@@ -38,6 +47,24 @@ templates = Jinja2Templates(env=_environment())
 
 def _text_values(fields: dict) -> dict[str, str]:
     return {name: value for name, value in fields.items() if name in FIELDS and isinstance(value, str)}
+
+
+def privacy_url(site_dir: Path, return_to: str | None) -> str | None:
+    """The privacy notes of the edition the reader came from, if the served site has them.
+
+    The edition is the first segment of the page's path (``/2.0/…``, ``/latest/…``),
+    as ``handbook_editions`` publishes them; without that page there is no link,
+    as on a page whose edition has no privacy document.
+    """
+    if not return_to:
+        return None
+    parts = urlsplit(return_to)
+    edition = parts.path.split("/")[1] if parts.path.startswith("/") else ""
+    if not edition or edition.startswith("."):  # no way out of the site (..), nothing hidden
+        return None
+    if not (site_dir / edition / PRIVACY_PAGE).is_file():
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, f"/{quote(edition)}/{PRIVACY_PAGE}", "", ""))
 
 
 def error_page(
@@ -57,6 +84,7 @@ def error_page(
         "errors": listed,
         "field_errors": {error.field: error.message for error in errors if error.field in _VISIBLE},
         "values": values,
+        "hidden": {name: values[name] for name in _HIDDEN if values.get(name)},
         "return_to": return_to,
         "action": API_PATH,
         "prefix": prefix,
@@ -64,7 +92,7 @@ def error_page(
         # The box's kinds, and the one the reader chose if another form offered it.
         "kinds": [(kind, KIND_LABELS[kind]) for kind in BOX_KINDS + (
             (values["kind"],) if values.get("kind") in KIND_LABELS and values["kind"] not in BOX_KINDS else ())],
-        "default_kind": DEFAULT_KIND,
+        "privacy_url": privacy_url(request.app.state.service.config.site_dir, return_to),
     }, status_code=status, headers=headers)
 
 

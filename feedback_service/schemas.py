@@ -309,8 +309,20 @@ class Ratings(BaseModel):
     ratings: list[PageRatings]
 
 
+class SyncTrouble(BaseModel):
+    """Present only while the periodic sync is stale (no success for min(3 periods, 10 minutes))."""
+
+    status: Literal["stale"]
+    since: str = Field(description="letzter erfolgreicher Abgleich (sonst sein Start), UTC")
+    failures: int = Field(description="gescheiterte Versuche seitdem")
+    message: str = Field(description="was los ist, auf Deutsch")
+
+
 class Health(BaseModel):
     status: Literal["ok"]
+    sync: SyncTrouble | None = Field(
+        None, description="nur, wenn freigegebene Kommentare seit einer Weile nicht veröffentlicht werden",
+    )
 
 
 class Outcome(BaseModel):

@@ -20,6 +20,12 @@ The cursor lives next to the comments file (``sync-state.json``) together with
 the source it belongs to and a digest of the comments file it published: a
 run interrupted between writing the file and publishing the site is finished
 by the next run, even when the service has nothing new.
+
+A periodic sync (``sync --every``, ``serve --sync-every``) also runs the
+moment something is approved: the commit rings its bell
+(:mod:`feedback_service.wakeup`). It survives any failure of a run, retries
+soon, and records how it is doing for health and the editors' workspace
+(:mod:`feedback_service.sync_status`).
 """
 
 from __future__ import annotations
@@ -28,11 +34,12 @@ import argparse
 import fcntl
 import hashlib
 import json
+import logging
 import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,16 +53,23 @@ from feedback_formats import Comment, CommentError, CommentsFileError, dump_comm
 
 from . import db, moderation
 from .config import ADMIN_TOKEN_FILE, Config, redact_url, with_admin_token
+from .sync_status import Recorder
+from .wakeup import Bell
+
+log = logging.getLogger("feedback_service.sync")
 
 EXPORT_PATH = "/api/v1/admin/export"
 # Connecting must be quick; a large export over a slow line may take a while.
 TIMEOUT = (5, 60)
 # An export answers in pages; a service that never says "complete" is broken.
 MAX_PAGES = 10_000
-# Back-off after failures of a periodic sync: the interval doubles up to this.
-BACKOFF_CAP = 900
+# A periodic sync retries a failed run after 5 s, doubling up to its period.
+RETRY_FIRST = 5.0
+# A ring waits this long for more approvals, so that approvals arriving together make one build.
+DEBOUNCE = 0.3
 
 EXIT_OK = 0
+EXIT_UNEXPECTED = 1
 EXIT_CONFIG = 2
 EXIT_SERVICE = 3
 EXIT_BUILD = 4
@@ -380,7 +394,10 @@ def sync_once(
             result.seconds = time.monotonic() - started
             return result
 
-        data = current.raw if merged == current.comments else dump_comments(merged.values())
+        # The file as it is, unless it changes or is missing (a missing file means no comments,
+        # but the site was published from one: it is rebuilt from an empty file).
+        unchanged = merged == current.comments and current.raw is not None
+        data = current.raw if unchanged else dump_comments(merged.values())
         write_atomic(paths.comments, data)
         try:
             result.site = build_site(paths.site.absolute(), releases_file=paths.releases,
@@ -415,58 +432,100 @@ def _save_state(
 
 # -- Periodic sync ------------------------------------------------------------------
 
-def backoff(every: float, failures: int) -> float:
-    """Seconds until the next run: the interval, doubled per failure in a row, capped."""
-    if failures == 0:
-        return every
-    return min(every * 2 ** (failures - 1), max(every, BACKOFF_CAP))
+def retry_delay(every: float, failures: int) -> float:
+    """Seconds until the next try after ``failures`` failed runs in a row: 5 s, doubling, at most the period."""
+    return min(RETRY_FIRST * 2 ** (failures - 1), every)
 
 
-def run_periodically(every: float, once: Callable[[], int], stop: threading.Event) -> None:
-    """Run ``once`` every ``every`` seconds until ``stop`` is set; back off on failure."""
-    failures = 0
-    while not stop.is_set():
-        failures = 0 if once() == EXIT_OK else failures + 1
-        delay = backoff(every, failures)
-        if failures:
-            print(f"Nächster Versuch in {delay:.0f} s.", flush=True)
-        stop.wait(delay)
+class PeriodicSync:
+    """Runs a sync at start, whenever the bell rings, and every ``every`` seconds.
+
+    A ring waits :data:`DEBOUNCE` seconds first, so that approvals arriving
+    together go into one build; a ring while a run is going on causes exactly
+    one run after it. A failed run (whatever it raised) is retried after
+    :func:`retry_delay`; the loop ends only with :meth:`stop`.
+    """
+
+    def __init__(self, once: Callable[[], SyncError | None], every: float, bell: Bell,
+                 recorder: Recorder | None = None):
+        self.once, self.every, self.bell, self.recorder = once, every, bell, recorder
+        self.stopping = threading.Event()
+        self.running = threading.Event()
+        self.runs = 0  # for the tests: how many runs there were
+
+    def run(self) -> None:
+        """Until :meth:`stop` (or Ctrl-C on the command line); a stopped sync removes its record."""
+        try:
+            self._loop()
+        finally:
+            if self.recorder is not None:
+                self.recorder.close()
+
+    def _loop(self) -> None:
+        failures, delay = 0, 0.0
+        while not self.stopping.is_set():
+            if self.bell.wait(delay) and not self.stopping.is_set():
+                self.stopping.wait(DEBOUNCE)
+            if self.stopping.is_set():
+                return
+            # Rings from here on (approvals committed during the run) bring one more run.
+            self.bell.clear()
+            failures = 0 if self._run_once() is None else failures + 1
+            delay = retry_delay(self.every, failures) if failures else self.every
+            if failures:
+                with suppress(OSError):  # an output gone away must not end the loop
+                    print(f"Nächster Versuch in {delay:.0f} s.", flush=True)
+
+    def _run_once(self) -> SyncError | None:
+        self.running.set()
+        if self.recorder is not None:
+            self.recorder.began()
+        try:
+            failure = self.once()
+        except Exception as exc:  # noqa: BLE001 - whatever it was, the periodic sync goes on
+            failure = _unexpected(exc)
+        finally:
+            self.runs += 1
+            self.running.clear()
+        if self.recorder is not None:
+            self.recorder.ended(None if failure is None else str(failure))
+        return failure
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.bell.ring()
 
 
 class BackgroundSync:
-    """The periodic sync inside ``serve``, reading the export straight from the database."""
+    """The periodic sync inside ``serve``, reading the export straight from the database.
 
-    def __init__(self, exporter: Exporter, paths: SyncPaths, every: float, jobs: str = "auto"):
-        self.exporter, self.paths, self.every, self.jobs = exporter, paths, every, jobs
-        self.stopping = threading.Event()
-        self.running = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="feedback-sync", daemon=True)
+    It runs in the process that starts the server, beside it: with one worker
+    that is the server's own process (approvals ring the bell directly), with
+    several the supervisor, which holds no worker (they are started fresh), so
+    exactly one process syncs whatever the number of workers.
+    """
 
-    def start(self) -> BackgroundSync:
+    def __init__(self, config: Config, every: float, jobs: str = "auto"):
+        exporter, paths = DatabaseExport(config.database_url), sync_paths(config)
+        self.bell = Bell(config.database_url)
+        self.periodic = PeriodicSync(lambda: attempt(exporter, paths, jobs), every, self.bell,
+                                     Recorder(exporter.database, every))
+        self.thread = threading.Thread(target=self.periodic.run, name="feedback-sync", daemon=True)
+
+    def listen(self) -> str:
+        """Open the bell; returns how approvals reach the sync (German, for the start message)."""
+        return self.bell.start()
+
+    def start(self) -> None:
         self.thread.start()
-        return self
-
-    def _once(self) -> int:
-        self.running.set()
-        try:
-            return _once(self.exporter, self.paths, self.jobs)
-        finally:
-            self.running.clear()
-
-    def _run(self) -> None:
-        run_periodically(self.every, self._once, self.stopping)
 
     def stop(self, patience: float = 30) -> None:
         """Stop after the run in progress (Ctrl-C has already ended its Sphinx processes)."""
-        self.stopping.set()
-        if self.running.is_set():
+        self.periodic.stop()
+        if self.periodic.running.is_set():
             print("Warte auf den laufenden Abgleich …", file=sys.stderr, flush=True)
         self.thread.join(patience)
-
-
-def start_in_background(config: Config, every: float) -> BackgroundSync:
-    """``serve --sync-every``: sync from this service's own database."""
-    return BackgroundSync(DatabaseExport(config.database_url), sync_paths(config), every).start()
+        self.bell.close()
 
 
 def sync_paths(config: Config, releases: Path | None = None) -> SyncPaths:
@@ -490,7 +549,8 @@ def seconds(value: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--every", type=seconds, metavar="SEKUNDEN",
-                        help="regelmäßig abgleichen, alle SEKUNDEN (mit Back-off bei Fehlern)")
+                        help="laufend abgleichen: sofort nach jeder Freigabe und sonst alle SEKUNDEN "
+                        "(nach Fehlern neuer Versuch nach 5 s, doppelt so lange bis SEKUNDEN)")
     parser.add_argument("--releases", type=Path,
                         help="die veröffentlichten Ausgaben (Vorgabe: FEEDBACK_RELEASES_FILE)")
     parser.add_argument("--jobs", default="auto", help="parallele Sphinx-Prozesse je Ausgabe")
@@ -501,22 +561,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _once(exporter: Exporter, paths: SyncPaths, jobs: str, force: bool = False,
-          progress: Progress | None = None) -> int:
+def attempt(exporter: Exporter, paths: SyncPaths, jobs: str, force: bool = False,
+            progress: Progress | None = None) -> SyncError | None:
+    """One sync as the command line reports it: its summary, or its failure (returned too)."""
     stamp = datetime.now().strftime("%H:%M:%S")
     try:
         result = sync_once(exporter, paths, jobs=jobs, force=force, progress=progress)
     except SyncError as exc:
-        print(f"[{stamp}] FEHLER beim Abgleich: {exc}", file=sys.stderr, flush=True)
-        return exc.exit_code
+        failure = exc
     except OSError as exc:
         # The comments file, the cursor or the lock cannot be written: whatever
         # was replaced was replaced whole, so the next run starts from a sane state.
-        print(f"[{stamp}] FEHLER beim Abgleich: {exc.filename} lässt sich nicht anlegen oder schreiben "
-              f"({exc.strerror or exc}).", file=sys.stderr, flush=True)
-        return EXIT_CONFIG
-    print(f"[{stamp}] Abgleich mit {redact_url(exporter.source)}: {result.summary()}", flush=True)
-    return EXIT_OK
+        failure = SyncError(f"{exc.filename} lässt sich nicht anlegen oder schreiben ({exc.strerror or exc}).",
+                            EXIT_CONFIG)
+    except Exception as exc:  # noqa: BLE001 - a defect: reported with its traceback, the next run may succeed
+        return _unexpected(exc, stamp)
+    else:
+        print(f"[{stamp}] Abgleich mit {redact_url(exporter.source)}: {result.summary()}", flush=True)
+        return None
+    print(f"[{stamp}] FEHLER beim Abgleich: {failure}", file=sys.stderr, flush=True)
+    return failure
+
+
+def _unexpected(exc: Exception, stamp: str | None = None) -> SyncError:
+    """A failure nobody foresaw: the operator's message, with the traceback in the log."""
+    failure = SyncError(
+        f"Unerwarteter Fehler ({type(exc).__name__}: {exc}). Die veröffentlichte Website bleibt, wie "
+        "sie ist; Einzelheiten stehen im Protokoll.", EXIT_UNEXPECTED,
+    )
+    stamp = stamp or datetime.now().strftime("%H:%M:%S")
+    log.error("[%s] FEHLER beim Abgleich: %s", stamp, failure, exc_info=exc)
+    return failure
 
 
 def _interrupt_on_sigterm() -> None:
@@ -533,16 +608,26 @@ def run(args: argparse.Namespace, config: Config) -> int:
     paths = sync_paths(config, args.releases)
     if threading.current_thread() is threading.main_thread():
         _interrupt_on_sigterm()
+    bell = None
     try:
         exporter = ExportClient(config.service_url, config.admin_token)
         if args.every is None:
-            return _once(exporter, paths, args.jobs, args.force, Progress(sys.stdout))
-        print(f"Abgleich mit {config.service_url} alle {args.every:g} s; beenden mit Strg+C.", flush=True)
-        run_periodically(args.every, lambda: _once(exporter, paths, args.jobs), threading.Event())
+            failure = attempt(exporter, paths, args.jobs, args.force, Progress(sys.stdout))
+            return EXIT_OK if failure is None else failure.exit_code
+        # Approvals ring the bell of the database the service writes to.
+        bell = Bell(config.database_url)
+        how = bell.start()
+        print(f"Abgleich mit {config.service_url} alle {args.every:g} s; beenden mit Strg+C.\n{how}", flush=True)
+        periodic = PeriodicSync(lambda: attempt(exporter, paths, args.jobs), args.every, bell,
+                                Recorder(db.Database(config.database_url), args.every))
+        periodic.run()
     except SyncError as exc:
         print(f"FEHLER beim Abgleich: {exc}", file=sys.stderr, flush=True)
         return exc.exit_code
     except KeyboardInterrupt:
         print("Abgleich beendet.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        if bell is not None:
+            bell.close()
     return EXIT_OK

@@ -15,10 +15,12 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 from pypdf import PdfReader
 
 from .conftest import ROOT
@@ -69,6 +71,14 @@ def built(tmp_path_factory) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def dist(built) -> Path:
     return built.dist
+
+
+def test_no_setuptools_the_build_admits_refuses_the_license_string():
+    """An SPDX string in ``license`` (PEP 639) is valid from setuptools 77; older ones stop the build."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert isinstance(pyproject["project"]["license"], str)
+    [setuptools] = [Requirement(r) for r in pyproject["build-system"]["requires"] if r.startswith("setuptools")]
+    assert not setuptools.specifier.contains("76.1.0"), setuptools
 
 
 def test_wheel_and_sdist_hold_every_file_of_our_packages(dist):

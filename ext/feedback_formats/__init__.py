@@ -15,7 +15,8 @@ Section manifest (``manifest.py``): ``MANIFEST_PATH``, ``MANIFEST_FIELDS``,
 Submission fields (``submission.py``): ``SUBMISSION_FIELDS``, ``FIELDS``,
 ``SubmissionField``, ``MAX_BODY``, ``MAX_TEXT``, ``MAX_AUTHOR``, ``MAX_EMAIL``,
 ``MAX_REASON``, ``KINDS``, ``BOX_KINDS``, ``DEFAULT_KIND``, ``PRIVATE_KINDS``, ``KIND_LABELS``, ``KIND_NAMES``,
-``CONSENT_VALUES``, ``HELPFUL_VALUES``.
+``CONSENT_VALUES``, ``HELPFUL_VALUES``, ``FORM_TEMPLATES`` (the directory of the
+form's one template, ``feedback/form.html``).
 
 Files and times (``files.py``): ``write_atomic`` (temporary file, fsync, rename,
 fsync of the directory), ``TIMESTAMP_FORMAT`` (UTC ``YYYY-MM-DDTHH:MM:SSZ``),
@@ -32,8 +33,8 @@ from .manifest import (
     manifest_path, parse_manifest, write_manifest,
 )
 from .submission import (
-    BOX_KINDS, CONSENT_VALUES, DEFAULT_KIND, FIELDS, HELPFUL_VALUES, KIND_LABELS, KIND_NAMES, KINDS, MAX_AUTHOR, MAX_BODY, MAX_EMAIL,
-    MAX_REASON, MAX_TEXT, PRIVATE_KINDS, SUBMISSION_FIELDS, SubmissionField,
+    BOX_KINDS, CONSENT_VALUES, DEFAULT_KIND, FIELDS, FORM_TEMPLATES, HELPFUL_VALUES, KIND_LABELS, KIND_NAMES, KINDS,
+    MAX_AUTHOR, MAX_BODY, MAX_EMAIL, MAX_REASON, MAX_TEXT, PRIVATE_KINDS, SUBMISSION_FIELDS, SubmissionField,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "TIMESTAMP_FORMAT", "parse_timestamp", "utc_timestamp", "write_atomic",
     "MANIFEST_FIELDS", "MANIFEST_PATH", "Manifest", "ManifestEntry", "ManifestError", "dump_manifest",
     "load_manifest", "manifest_path", "parse_manifest", "write_manifest",
-    "BOX_KINDS", "CONSENT_VALUES", "DEFAULT_KIND", "FIELDS", "HELPFUL_VALUES", "KIND_LABELS", "KIND_NAMES", "KINDS", "MAX_AUTHOR",
-    "MAX_BODY", "MAX_EMAIL", "MAX_REASON", "MAX_TEXT", "PRIVATE_KINDS", "SUBMISSION_FIELDS", "SubmissionField",
+    "BOX_KINDS", "CONSENT_VALUES", "DEFAULT_KIND", "FIELDS", "FORM_TEMPLATES", "HELPFUL_VALUES", "KIND_LABELS",
+    "KIND_NAMES", "KINDS", "MAX_AUTHOR", "MAX_BODY", "MAX_EMAIL", "MAX_REASON", "MAX_TEXT", "PRIVATE_KINDS",
+    "SUBMISSION_FIELDS", "SubmissionField",
 ]

@@ -1,13 +1,20 @@
 """What a reader sends: the fields of the comment box, their limits, labels and kinds.
 
-One declaration drives the extension's form (names, labels, ``maxlength``),
-the service's validation and its OpenAPI document, and the service's error page.
+One declaration drives the form (names, labels, ``maxlength``), the service's
+validation and its OpenAPI document. The form's markup is one Jinja macro,
+``templates/feedback/form.html`` in this package: the extension renders it
+empty under every section, the service's error page renders it again filled in.
 Labels are German; ``title`` is the short name error messages use.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+# Holds ``feedback/form.html``: the extension adds it to Sphinx's ``templates_path``,
+# the service to its Jinja loader.
+FORM_TEMPLATES = Path(__file__).parent / "templates"
 
 MAX_BODY = 64 * 1024  # bytes of one request body
 MAX_TEXT = 5000  # characters, after trimming

@@ -7,13 +7,34 @@
         versions.json      the editions, newest first
         latest/            a copy of the newest edition (its forms come back to latest/)
         <version>/         HTML, _feedback/sections.json and the edition's PDF
+        .readers.lock      the tree's readers lock (empty; never served)
+    <out>/../.site/<stamp>/    the published trees <out> has pointed to
 
 A failed build publishes nothing: readers keep the last published site exactly
-as it was.
+as it was. A published tree is never changed, so an answer served from one
+tree is whole as long as that tree stays; publishing often must not pull a
+tree away under a reader:
+
+- A reader (the service's ``SiteFiles``) resolves ``<out>`` once per request
+  and holds that tree's ``.readers.lock`` with a shared ``flock`` until its
+  answer is sent. Having the lock, it checks that the file is still the one
+  under the tree's name; if not, the tree was pruned meanwhile and the reader
+  resolves ``<out>`` anew (it then names a newer tree).
+- After the swap, :func:`publish` prunes every other tree but the one ``<out>``
+  points to and the one it pointed to before. It takes each tree's lock
+  exclusively without waiting: a tree it cannot lock is being read and stays
+  until the next publish. Holding the lock, it renames the tree away (no new
+  reader finds it) and then removes it.
+
+``flock`` locks belong to an open file, not to a process, so this holds
+between the service's workers, the sync in another process and the sync thread
+inside ``serve``. One publisher at a time: :func:`build_site` holds the build's
+lock around it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -24,6 +45,10 @@ from pathlib import Path
 from .releases import Release
 
 PDF_NAME = "kochbuch-egovernment.pdf"
+READERS_LOCK = ".readers.lock"
+# Suffixes of trees no reader can reach: being assembled, being removed.
+STAGING = ".partial"
+PRUNING = ".pruned"
 
 REDIRECT = """<!DOCTYPE html>
 <html lang="de">
@@ -45,7 +70,7 @@ def publish(out: Path, releases: list[Release], built: dict[str, tuple[Path, Pat
     store = out.parent / ".site"
     store.mkdir(parents=True, exist_ok=True)
     tree = store / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    staging = Path(f"{tree}.partial")
+    staging = Path(f"{tree}{STAGING}")
     for release in releases:
         html, pdf = built[release.version]
         target = staging / release.version
@@ -63,7 +88,9 @@ def publish(out: Path, releases: list[Release], built: dict[str, tuple[Path, Pat
     }
     (staging / "versions.json").write_text(json.dumps(versions, ensure_ascii=False, indent=1), encoding="utf-8")
     (staging / "index.html").write_text(REDIRECT, encoding="utf-8")
+    (staging / READERS_LOCK).touch()
     staging.rename(tree)
+    previous = _target(out)
 
     link = out.with_name(f".{out.name}.{os.getpid()}.link")
     link.unlink(missing_ok=True)
@@ -71,7 +98,7 @@ def publish(out: Path, releases: list[Release], built: dict[str, tuple[Path, Pat
     if out.is_dir() and not out.is_symlink():
         shutil.rmtree(out)  # a plain directory from an older layout
     os.replace(link, out)
-    _prune(store, keep={tree})
+    _prune(store, keep={Path(os.path.realpath(tree)), previous, _target(out)})
     return tree
 
 
@@ -91,9 +118,43 @@ def return_to_latest(latest: Path, version: str) -> None:
             page.write_bytes(html.replace(built, published))
 
 
-def _prune(store: Path, keep: set[Path]) -> None:
-    """Remove published trees older than the previous one (a reader may still be on it)."""
-    trees = sorted((p for p in store.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    for old in trees[:-2]:
-        if old not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+def _target(out: Path) -> Path | None:
+    """The tree the symlink ``out`` points to (None: no symlink)."""
+    return Path(os.path.realpath(out)) if out.is_symlink() else None
+
+
+def _prune(store: Path, keep: set[Path | None]) -> None:
+    """Remove every tree of ``store`` but those in ``keep`` and those a reader holds.
+
+    Left-overs of an interrupted publish or prune go too: no reader can reach them.
+    """
+    for entry in store.iterdir():
+        if not entry.is_dir() or Path(os.path.realpath(entry)) in keep:
+            continue
+        if entry.name.endswith((STAGING, PRUNING)):
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            _remove_unread(entry)
+
+
+def _remove_unread(tree: Path) -> None:
+    """Remove ``tree`` unless a reader holds its lock (then it stays for the next publish)."""
+    try:
+        lock = os.open(tree / READERS_LOCK, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        lock = None  # published before trees had readers locks
+    try:
+        if lock is not None:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return
+        removed = tree.with_name(f"{tree.name}{PRUNING}")
+        try:
+            tree.rename(removed)
+        except OSError:
+            return
+        shutil.rmtree(removed, ignore_errors=True)
+    finally:
+        if lock is not None:
+            os.close(lock)

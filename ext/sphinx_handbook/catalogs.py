@@ -23,6 +23,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po, write_po
+from feedback_formats import FORM_TEMPLATES
 from feedback_formats.files import write_atomic
 
 from .form import form_labels
@@ -41,6 +42,8 @@ SOURCES = {
     "handbook": ("layout.py", "versions.py", "changes.py", "recipe.py", "_templates/handbook/*.html",
                  "_templates/handbook-*.html", "_templates/page.html"),
 }
+# The comment form's template belongs to feedback_formats (beside this package); its texts are "feedback"'s.
+FORM_SOURCE = FORM_TEMPLATES / "feedback" / "form.html"
 
 Message = str | tuple[str, str]
 
@@ -49,9 +52,11 @@ def extract_messages(catalog: str) -> dict[Message, list[tuple[str, int]]]:
     """Every message of the catalogue's modules and templates, with where it is used."""
     messages: dict[Message, list[tuple[str, int]]] = {}
     files = sorted({path for pattern in SOURCES[catalog] for path in PACKAGE.glob(pattern)})
+    if catalog == "feedback":
+        files.append(FORM_SOURCE)
     for path in files:
         method = "jinja2.ext:babel_extract" if path.suffix == ".html" else "python"
-        name = path.relative_to(PACKAGE).as_posix()
+        name = path.relative_to(PACKAGE if path.is_relative_to(PACKAGE) else PACKAGE.parent).as_posix()
         for lineno, message, _comments, _context in extract_from_file(method, path, keywords=KEYWORDS):
             messages.setdefault(message, []).append((name, lineno))
     if catalog == "feedback":

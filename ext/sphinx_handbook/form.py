@@ -5,8 +5,9 @@ commentable section's own text, before its first subsection, so the box of 3.2
 comes before 3.2.1. Only web pages get it; other builders never see the node,
 and the pickled doctrees stay free of comments.
 
-The box is the template ``_templates/feedback/box.html``; its form
-(``feedback/form.html``) shows the fields ``feedback_formats`` declares. It is a
+The box is the template ``_templates/feedback/box.html``; its form is
+``feedback/form.html``, the one form template, which ``feedback_formats`` owns
+with the fields it shows (the service's error page renders it too). It is a
 plain ``<form method="post">`` that works without JavaScript: the service
 answers with a redirect to ``return_to`` whose fragment ``#fb-ok-<section>``
 shows the confirmation the page already holds (CSS ``:target``).

@@ -9,6 +9,7 @@ from html import escape
 from pathlib import Path
 
 from docutils import nodes
+from feedback_formats import FORM_TEMPLATES
 from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
@@ -27,7 +28,8 @@ LEGAL_DOCS = ("impressum", "datenschutz", "barrierefreiheit", "leichte-sprache")
 
 
 def _add_paths(app: Sphinx, config: Config) -> None:
-    config.templates_path = [*config.templates_path, str(TEMPLATES)]
+    # The comment form (feedback/form.html) is feedback_formats' template: the service renders it too.
+    config.templates_path = [*config.templates_path, str(TEMPLATES), str(FORM_TEMPLATES)]
     config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 

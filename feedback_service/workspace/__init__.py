@@ -8,7 +8,6 @@ from starlette.routing import Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from . import views
-from .guard import SecurityHeaders
 
 STATIC = Path(__file__).resolve().parent.parent / "static" / "redaktion"
 
@@ -34,5 +33,5 @@ def mount() -> list:
     """The routes to put into the service's application, before the site's catch-all."""
     return [
         Route("/redaktion", views.to_queue),
-        Mount("/redaktion", app=SecurityHeaders(Router(routes=ROUTES))),
+        Mount("/redaktion", app=Router(routes=ROUTES)),
     ]

@@ -1,5 +1,6 @@
-"""What stands in front of every workspace page: the session cookie, the CSRF check,
-the same-origin check and the security headers.
+"""What stands in front of every workspace page: the session cookie, the CSRF check
+and the same-origin check. Its security headers are the workspace policy in
+``feedback_service.security``.
 """
 
 from __future__ import annotations
@@ -10,26 +11,12 @@ from urllib.parse import urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import accounts
 from ..config import normalise_origin, own_origin
 
 BASE = "/redaktion/"
 LOGIN = "/redaktion/anmelden"
-
-# Stricter than the service-wide headers (security.py), which add the rest:
-# no inline styles, nothing kept in caches, no referrer beyond the service.
-_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-     b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    (b"referrer-policy", b"same-origin"),
-    (b"cache-control", b"no-store"),
-    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), interest-cohort=()"),
-    (b"cross-origin-resource-policy", b"same-origin"),
-]
-
 
 def service_of(request: Request):
     return request.app.state.service
@@ -102,33 +89,3 @@ def token_matches(expected: str, given) -> bool:
 
 def new_login_token() -> str:
     return secrets.token_urlsafe(32)
-
-
-class SecurityHeaders:
-    """The workspace's own headers on every answer under /redaktion/ (HSTS under HTTPS)."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        https = None
-
-        async def send_with_headers(message):
-            nonlocal https
-            if message["type"] == "http.response.start":
-                headers = [
-                    (name, value) for name, value in message.get("headers", [])
-                    if name.lower() not in {header for header, _ in _HEADERS}
-                ]
-                headers.extend(_HEADERS)
-                if https is None:
-                    https = is_https(Request(scope))
-                if https:
-                    headers.append((b"strict-transport-security", b"max-age=31536000"))
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)

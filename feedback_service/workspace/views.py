@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from feedback_formats import KIND_NAMES, MAX_BODY
 
-from .. import accounts, audit, db, moderation
+from .. import accounts, audit, db, moderation, sync_status
 from ..errors import ApiError
 from ..ratelimit import client_address
 from ..pages import templates
@@ -43,6 +43,12 @@ DONE = {
 
 def render(request: Request, name: str, context: dict, status_code: int = 200) -> Response:
     return templates.TemplateResponse(request, name, context, status_code=status_code)
+
+
+async def sync_problem(service) -> str:
+    """What the editors must know when approved comments stop reaching the site (else empty)."""
+    stale = await service.read(sync_status.stale)
+    return stale.problem(queue.local_time) if stale is not None else ""
 
 
 def wants_json(request: Request) -> bool:
@@ -247,6 +253,7 @@ async def queue_page(request: Request, session) -> Response:
         "progress": PROGRESS, "here": here,
         "done": done.format(n=count if count.isdigit() else "Die"),
         "team_name": service.config.editors_name,
+        "sync_problem": await sync_problem(service),
     })
 
 
@@ -353,7 +360,7 @@ async def audit_page(request: Request, session) -> Response:
         entry["kind_label"] = KIND_NAMES.get(entry["kind"], entry["kind"])
     return render(request, "redaktion/protokoll.html", {
         "title": "Protokoll", "session": session, "entries": entries, "total": total,
-        "page": page, "pages": pages,
+        "page": page, "pages": pages, "sync_problem": await sync_problem(service),
     })
 
 

@@ -116,6 +116,45 @@ def test_post_without_javascript_confirms_after_redirect(new_page, service, sect
     assert_accessible(checked, "Bestätigung nach dem Senden ohne JavaScript")
 
 
+def test_without_javascript_a_mistake_brings_back_the_same_form_filled_in(new_page, service, section):
+    page = new_page(java_script_enabled=False)
+    form = open_box(page, section)
+    privacy = form.locator("label[for$='-consent'] a")
+    privacy_address = privacy.evaluate("link => link.href")
+    text = unique_text("Fehlerseite")
+    form.locator("textarea[name='text']").fill(text)
+    form.locator("input[name='author']").fill("Müller & Söhne <GmbH>")
+    with page.expect_navigation():
+        form.locator("button[type='submit']").click()
+
+    expect(page.locator("h1")).to_have_text("Ihr Beitrag wurde noch nicht gesendet")
+    again = page.locator("form")
+    expect(again.locator("textarea[name='text']")).to_have_value(text)
+    expect(again.locator("input[name='author']")).to_have_value("Müller & Söhne <GmbH>")
+    consent = again.locator("input[name='consent']")
+    expect(consent).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(f"[id='{consent.get_attribute('aria-describedby')}']")).to_contain_text("Veröffentlichung")
+    again_privacy = again.locator("label[for$='-consent'] a")
+    expect(again_privacy).to_have_text("Hinweise zum Datenschutz")
+    assert again_privacy.evaluate("link => link.href") == privacy_address
+    assert stored(service, text) == []
+
+    consent.check()
+    with page.expect_navigation():
+        again.locator("button[type='submit']").click()
+    assert page.url.endswith(f"#fb-ok-{section['id']}")
+    [comment] = stored(service, text)
+    assert comment["author"] == "Müller & Söhne <GmbH>"
+
+    # axe-core needs JavaScript; form.submit() posts past feedback.js's handler to the same page.
+    checked = new_page()
+    checked.goto(f"/latest/{section['url']}")
+    with checked.expect_navigation():
+        comment_box(checked, section["id"]).locator("form").evaluate("form => form.submit()")
+    expect(checked.locator("h1")).to_have_text("Ihr Beitrag wurde noch nicht gesendet")
+    assert_accessible(checked, "Fehlerseite ohne JavaScript mit dem Formular")
+
+
 def test_confirmation_is_hidden_until_a_comment_was_sent(new_page, section):
     page = new_page(java_script_enabled=False)
     page.goto(f"/latest/{section['url']}")

@@ -142,7 +142,7 @@ def test_form_error_page_explains_in_german_and_keeps_the_text(client):
     assert "Einwilligung" in page
     textarea = re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S).group(1)
     assert textarea == "Mein langer Text &lt;mit&gt; Sonderzeichen &amp; Umlauten: äöü"
-    assert '<form method="post" action="/api/v1/comments">' in page
+    assert '<form class="fb-form" method="post" action="/api/v1/comments">' in page
     for name, value in (("section", "qualitaetskultur"), ("version", "2.0")):
         assert f'name="{name}" value="{value}"' in page
     assert 'href="/2.0/kapitel-03/index.html#qualitaetskultur"' in page

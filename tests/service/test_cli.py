@@ -38,10 +38,19 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def test_every_setting_is_documented_in_the_readme():
+    """The README's table says what config.py says: operators read one text, not two."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Konfiguration", 1)[1].split("\n## ", 1)[0]
     for setting in SETTINGS:
-        assert f"`{setting.name}`" in section, setting.name
+        default = f"`{setting.default}`" if setting.default else "(leer)"
+        assert f"| `{setting.name}` | {default} | {setting.help} |" in section, setting.name
+
+
+def test_the_rate_limits_record_is_explained_where_operators_look():
+    """What the rate limit keeps about a reader (docs/datenschutz.md tells readers the same)."""
+    [rate_limit] = [setting.help for setting in SETTINGS if setting.name == "FEEDBACK_RATE_LIMIT"]
+    for fact in ("HMAC der Adresse", "/64", "FEEDBACK_SECRET", "24 Stunden", "nie die Adresse selbst"):
+        assert fact in rate_limit, fact
 
 
 @pytest.mark.parametrize("name,value,fragment", [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 
 import pytest
 
@@ -25,7 +26,7 @@ def build_tree(site_dir):
 
 @pytest.mark.parametrize("path", [
     "/.buildinfo", "/.doctrees/environment.pickle", "/2.0/../.buildinfo", "/%2ebuildinfo",
-    "/.git/config", "/2.0/.hidden/x.html",
+    "/.git/config", "/2.0/.hidden/x.html", "/.readers.lock",
 ])
 def test_dot_segments_are_never_served(client, build_tree, path):
     answer = client.get(path)
@@ -69,3 +70,40 @@ def test_security_headers_on_every_answer(client, path):
 def test_api_answers_allow_no_script_at_all(client):
     policy = client.get("/api/v1/health").headers["content-security-policy"]
     assert policy.startswith("default-src 'none'")
+
+
+def test_head_ranges_and_revalidation_of_site_files(client):
+    page = "/2.0/kapitel-03/index.html"
+    whole = client.get(page)
+    assert whole.status_code == 200
+    head = client.head(page)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == whole.headers["content-length"] == str(len(whole.content))
+    part = client.get(page, headers={"Range": "bytes=0-14"})
+    assert part.status_code == 206 and part.content == whole.content[:15]
+    assert client.get(page, headers={"If-None-Match": whole.headers["etag"]}).status_code == 304
+
+
+def test_a_missing_site_answers_the_german_page(client, site_dir):
+    site_dir.rename(site_dir.with_name("weg"))
+    answer = client.get("/2.0/kapitel-03/index.html")
+    assert answer.status_code == 404
+    assert "Die Website ist noch nicht gebaut" in answer.text
+
+
+def test_each_request_follows_the_site_link_to_the_tree_published_then(client, site_dir):
+    """The sync swaps the site link to a fresh tree: the next request reads the new tree."""
+    store = site_dir.with_name(".site")
+    store.mkdir()
+    first, second = store / "eins", store / "zwei"
+    site_dir.rename(first)
+    shutil.copytree(first, second)
+    (second / "2.0" / "kapitel-03" / "index.html").write_text("<!DOCTYPE html><title>Neu gebaut</title>")
+    site_dir.symlink_to(first)
+    assert "Qualitätskultur" in client.get("/2.0/kapitel-03/index.html").text
+    link = site_dir.with_name("site.new")
+    link.symlink_to(second)
+    os.replace(link, site_dir)
+    assert "Neu gebaut" in client.get("/2.0/kapitel-03/index.html").text
+    shutil.rmtree(second)
+    assert "Die Website ist noch nicht gebaut" in client.get("/2.0/kapitel-03/index.html").text

@@ -127,11 +127,14 @@ def test_session_cookie_under_https_is_secure_with_host_prefix(make_client, edit
     page = client.get("/redaktion/")
     assert page.status_code == 200
     assert page.headers["strict-transport-security"].startswith("max-age=")
+    # Only the workspace asks for HSTS; the site and the API leave it to the web server in front.
+    assert "strict-transport-security" not in client.get("/api/v1/health").headers
 
 
 def test_security_headers_on_workspace_pages(client, editors):
-    for path in ("/redaktion/anmelden", "/redaktion/static/redaktion.css"):
-        headers = client.get(path).headers
+    # The way in, a page, a static file and a page that does not exist all keep the strict policy.
+    for path in ("/redaktion", "/redaktion/anmelden", "/redaktion/static/redaktion.css", "/redaktion/gibt-es-nicht"):
+        headers = client.get(path, follow_redirects=False).headers
         assert "default-src 'none'" in headers["content-security-policy"]
         assert "frame-ancestors 'none'" in headers["content-security-policy"]
         assert headers["x-frame-options"] == "DENY"
@@ -413,6 +416,21 @@ def test_queue_shows_what_an_editor_needs_oldest_first(editor):
     assert other.h2.a["href"] == "/1.0/kapitel-05/index.html#altes-kapitel"
     assert "Fehlermeldung" in other.h2.get_text() and not other.find(
         "form", action=re.compile("freigeben$"))
+
+
+def test_names_in_the_queue_are_isolated_from_the_dates_beside_them(editor):
+    """A right-to-left name must not pull the date after it into its direction (<bdi>)."""
+    name = "עיריית חיפה 3"
+    comment_id = submit(editor, author=name).json()["id"]
+    act(editor, comment_id, "antworten", antwort="Danke!")
+    page = soup(editor.get("/redaktion/"))
+    item = page.find(id=f"b-{comment_id}")
+    shown = [text for text in item.find_all(string=True) if name in text]
+    # "Von", and every action's label for screen readers: select, approve, reject, answer, delete.
+    assert len(shown) == 6
+    assert all(text.parent.name == "bdi" and text.strip() == name for text in shown)
+    assert item.select_one(".answer-title bdi").get_text() == "Redaktion"
+    assert page.select_one(".who bdi").get_text() == "anna"
 
 
 def test_queue_filters_search_and_pages(editor):

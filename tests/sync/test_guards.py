@@ -127,11 +127,11 @@ def test_the_command_line_says_why_and_exits_5(tmp_path, site, builds, capsys):
     try:
         published = _publish(service, 5)
         exporter = ExportClient(service.url, ADMIN_TOKEN)
-        assert sync._once(exporter, paths, "1") == 0
+        assert sync.attempt(exporter, paths, "1") is None
         for comment_id in published:
             httpx.delete(f"{service.url}/api/v1/admin/comments/{comment_id}", headers=ADMIN)
-        assert sync._once(exporter, paths, "1") == EXIT_REFUSED
+        assert sync.attempt(exporter, paths, "1").exit_code == EXIT_REFUSED
         assert "sync --force" in capsys.readouterr().err
-        assert sync._once(exporter, paths, "1", force=True) == 0
+        assert sync.attempt(exporter, paths, "1", force=True) is None
     finally:
         service.stop()

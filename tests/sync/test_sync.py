@@ -6,6 +6,7 @@ builds on the last, as syncs do in production.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import re
 import signal
@@ -23,6 +24,8 @@ import pytest
 import requests
 
 from feedback_formats import load_comments
+from feedback_service.config import load_config
+from feedback_service.sync import sync_paths
 from tests.browser.conftest import _free_port, running_service
 from tests.conftest import ROOT
 
@@ -411,7 +414,7 @@ def test_switcher_without_javascript_stays_on_the_same_page_where_it_exists(hand
 # -- periodic sync -------------------------------------------------------------------
 
 
-def test_periodic_sync_backs_off_and_ends_cleanly_on_ctrl_c(service):
+def test_periodic_sync_retries_and_ends_cleanly_on_ctrl_c(service):
     process = subprocess.Popen(
         [sys.executable, "-m", "feedback_service", "sync", "--every", "1"],
         cwd=service.log.parent, env={**service.env, "FEEDBACK_SERVICE_URL": f"http://127.0.0.1:{_free_port()}"},
@@ -421,40 +424,79 @@ def test_periodic_sync_backs_off_and_ends_cleanly_on_ctrl_c(service):
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stdout + stderr
+    # Retries after 5 s, doubling, but never later than the period (here 1 s).
     retries = re.findall(r"Nächster Versuch in (\d+) s", stdout)
-    assert retries[:2] == ["1", "2"], stdout
+    assert retries[:2] == ["1", "1"], stdout
     assert "Abgleich beendet." in stderr
     assert "Traceback" not in stderr
 
 
-def test_serve_syncs_in_the_background(service, handbook, sections):
-    """``make serve``: a moderated comment shows on the local site shortly after approval."""
+def test_serve_publishes_an_approval_at_once_and_merges_approvals_arriving_together(
+    service, handbook, sections, tmp_path
+):
+    """``make serve`` with two workers: an approval wakes the one sync at once (its period here is an
+    hour), in every edition; approvals arriving while the sync waits are published by one build."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "feedback_service", "serve", "--port", str(port),
-         "--site-dir", str(handbook.site), "--sync-every", "1"],
-        cwd=service.log.parent, env={**service.env, "FEEDBACK_SITE_DIR": "anderswo"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    log = tmp_path / "serve.log"
+    with open(log, "w") as output:
+        # The approvals go through the fixture's service: the ring travels between processes.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "feedback_service", "serve", "--port", str(port), "--workers", "2",
+             "--site-dir", str(handbook.site), "--sync-every", "3600"],
+            cwd=service.log.parent, env={**service.env, "FEEDBACK_SITE_DIR": "anderswo"},
+            stdout=output, stderr=subprocess.STDOUT,
+        )
+
+    def runs() -> list[str]:
+        return re.findall(r"\] Abgleich mit .*", log.read_text(encoding="utf-8"))
+
+    def shown_everywhere(text: str) -> bool:
+        for version in handbook.editions():
+            page = f"{url}/{version}/{handbook.sections(version)[sections['shared']].split('#')[0]}"
+            if text not in requests.get(page, timeout=10).text:
+                return False
+        return True
+
+    def wait(condition, what: str, seconds: float = 300) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            assert process.poll() is None, log.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, f"{what}:\n{log.read_text(encoding='utf-8')}"
+            time.sleep(0.5)
+
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{url}/api/v1/health", timeout=5).ok
+        except requests.ConnectionError:
+            return False
+
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{url}/api/v1/health", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        text = unique("Im Hintergrund abgeglichen")
-        post_approved(service, sections["shared"], sections["newest"], text)
-        page = f"{url}/latest/{handbook.sections('latest')[sections['shared']].split('#')[0]}"
-        deadline = time.monotonic() + 60
-        while text not in requests.get(page, timeout=5).text:
-            assert time.monotonic() < deadline, "the comment did not appear within a minute"
-            time.sleep(1)
+        wait(healthy, "the service did not start")
+        wait(lambda: len(runs()) == 1, "the first sync did not end")
+        assert "Freigaben wecken den Abgleich sofort (Unix-Socket" in log.read_text(encoding="utf-8")
+        alone = unique("Gleich nach der Freigabe veröffentlicht")
+        post_approved(service, sections["shared"], sections["newest"], alone)
+        wait(lambda: shown_everywhere(alone), "the approved comment did not appear in every edition")
+
+        together = [unique("Zusammen freigegeben, eins"), unique("Zusammen freigegeben, zwei")]
+        with open(sync_paths(load_config(service.env)).lock, "w") as held:
+            # Another sync holds the lock: the woken sync waits, and the second approval arrives meanwhile.
+            fcntl.flock(held, fcntl.LOCK_EX)
+            post_approved(service, sections["shared"], sections["newest"], together[0])
+            wait(lambda: "Ein anderer Abgleich läuft gerade" in log.read_text(encoding="utf-8"),
+                 "the woken sync did not start")
+            post_approved(service, sections["shared"], sections["newest"], together[1])
+        wait(lambda: all(shown_everywhere(text) for text in together), "the two comments did not appear")
+        wait(lambda: len(runs()) == 4, "no run after the merged one")
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        process.wait(timeout=60)
+    output = log.read_text(encoding="utf-8")
     assert process.returncode == 0, output
-    assert "1 Kommentar(e) neu" in output
+    # One process syncs: its first run, the one approval, both together, and the run their second ring asked for.
+    summaries = runs()
+    assert len(summaries) == 4, output
+    assert "1 Kommentar(e) neu" in summaries[1] and "2 Kommentar(e) neu" in summaries[2], output
+    assert "nichts gebaut" in summaries[3], output
     assert "Traceback" not in output
