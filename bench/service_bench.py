@@ -2,12 +2,19 @@
 
 Isso (the best-known Python comment server) is installed from PyPI into its own
 virtual environment under ``.bench/`` and run as its documentation recommends:
-gunicorn with 2 workers, moderation on, rate guard off. Our service runs with
-2 uvicorn workers on SQLite and its rate limit off too. Runs alternate
-A B A B at 16 and 64 connections: POST of a new comment, then GET of one
-section's 20 approved comments. Printed: req/s, p50, p99, errors,
-acknowledged versus stored comments, idle and loaded memory, and the ratios
-against the targets (POST ≥ 8× Isso's req/s and ≤ 1/5 of its p99; GET ≥ 50×).
+gunicorn with 2 workers, moderation on, rate guard off. Our service runs as
+``python -m feedback_service serve`` starts it by default (one process per
+usable CPU) on SQLite, with every defence on: the rate limit at its default,
+each request from another reader (``X-Forwarded-For`` through a trusted proxy,
+as behind nginx) with an ``Idempotency-Key`` of its own (as the page's script
+sends one). Runs alternate A B A B at 16 and 64 connections: POST of a new
+comment, then GET of one section's 20 approved comments. Every acknowledged
+answer's id is collected and looked up in the server's database afterwards.
+
+Printed: req/s, p50, p99, errors, the machine's load (1-minute average during
+the runs), the ratios, and against the targets of issue 15 (at 16 connections:
+POST ≥ 10× Isso's req/s and p99 ≤ 0.15× Isso's; GET ≥ 100× Isso's req/s; 0
+errors; no acknowledged comment missing).
 
 Run: ``make bench`` (all benchmarks), ``python -m bench service`` or
 ``python bench/service_bench.py [--duration 5]``.
@@ -43,15 +50,48 @@ ADMIN_TOKEN = "bench-admin-token"
 
 WRK_SCRIPT = """
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+function init(args)
+  ids = {}
+  math.randomseed(tid * 7919 + os.time())
+end
 %(request)s
 function done(summary, latency, requests)
   local errors = summary.errors
+  local out = io.open("%(ids)s", "w")
+  for _, thread in ipairs(threads) do
+    for _, id in ipairs(thread:get("ids")) do out:write(id, "\\n") end
+  end
+  out:close()
   io.write(string.format(
     'WRKJSON {"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, '
     .. '"connect": %%d, "read": %%d, "write": %%d, "status": %%d, "timeout": %%d}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
     errors.connect, errors.read, errors.write, errors.status, errors.timeout))
+end
+"""
+# The id of every acknowledged POST, to look it up in the database afterwards.
+COLLECT_IDS = """
+function response(status, headers, body)
+  if status >= 200 and status < 300 and body then
+    local id = string.match(body, '"id"%s*:%s*"?([%w_]+)')
+    if id then ids[#ids + 1] = id end
+  end
+end
+"""
+# Each POST to our service comes from another reader through the trusted proxy and
+# carries its own Idempotency-Key, so the rate limit and idempotency do their work.
+READER_REQUEST = """
+local n = 0
+function request()
+  n = n + 1
+  wrk.headers["Idempotency-Key"] = string.format("bench-%d-%d-%d", tid, n, math.random(1e9))
+  wrk.headers["X-Forwarded-For"] = string.format("10.%d.%d.%d", math.random(0, 255),
+                                                 math.random(0, 255), math.random(1, 254))
+  return wrk.format()
 end
 """
 
@@ -176,14 +216,14 @@ def start_ours() -> Server:
     )))
     db_path = WORK / "ours.sqlite3"
     port = free_port()
-    env = {
-        **os.environ, "FEEDBACK_DATABASE_URL": f"sqlite:///{db_path}",
-        "FEEDBACK_SITE_DIR": str(site), "FEEDBACK_RATE_LIMIT": "0",
-        "FEEDBACK_ADMIN_TOKEN": ADMIN_TOKEN, "PYTHONPATH": str(ROOT),
-    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FEEDBACK_")}
+    env.update({
+        "FEEDBACK_DATABASE_URL": f"sqlite:///{db_path}", "FEEDBACK_SITE_DIR": str(site),
+        "FEEDBACK_TRUSTED_PROXIES": "127.0.0.1", "FEEDBACK_ADMIN_TOKEN": ADMIN_TOKEN,
+        "PYTHONPATH": str(ROOT),
+    })
     process = subprocess.Popen(
-        [sys.executable, "-m", "feedback_service", "serve", "--port", str(port),
-         "--workers", "2"],
+        [sys.executable, "-m", "feedback_service", "serve", "--port", str(port)],
         env=env, cwd=WORK, stdout=open(WORK / "ours.log", "wb"), stderr=subprocess.STDOUT,
     )
     server = Server(
@@ -198,7 +238,7 @@ def start_ours() -> Server:
         for n in range(20):
             answer = client.post("/api/v1/comments", json={
                 "section": SECTION_GET, "version": "2.0", "text": f"{TEXT} ({n})",
-                "author": "Bench", "consent": True})
+                "author": "Bench", "consent": True}, headers={"X-Forwarded-For": f"10.255.255.{n + 1}"})
             client.post(f"/api/v1/admin/comments/{answer.json()['id']}/approve", headers=admin)
         assert len(client.get(server.get_path).json()["comments"]) == 20
     return server
@@ -241,17 +281,16 @@ def start_isso(gunicorn: Path) -> Server:
     return server
 
 
-def stored_posts(server: Server) -> int:
+def missing_posts(server: Server, acknowledged: list[str]) -> int:
+    """How many acknowledged comments (by the id each answer named) the server's database lacks."""
+    wanted = sorted(set(acknowledged))
+    found = 0
     with sqlite3.connect(server.db_path) as conn:
-        if server.name == "Isso":
-            return conn.execute(
-                "SELECT COUNT(*) FROM comments JOIN threads ON threads.id = comments.tid "
-                "WHERE threads.uri = ? AND comments.text LIKE ?",
-                (f"/{SECTION_POST}", f"%{TEXT[:20]}%"),
-            ).fetchone()[0]
-        return conn.execute(
-            "SELECT COUNT(*) FROM comments WHERE section = ?", (SECTION_POST,)
-        ).fetchone()[0]
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            found += conn.execute(f"SELECT COUNT(*) FROM comments WHERE id IN ({marks})", chunk).fetchone()[0]
+    return len(wanted) - found
 
 
 # -- Load -----------------------------------------------------------------------------
@@ -263,13 +302,14 @@ def run_wrk(wrk: str, server: Server, method: str, connections: int, duration: i
             f"wrk.body = {json.dumps(server.post_body)}\n"
             'wrk.headers["Content-Type"] = "application/json"\n'
             f'wrk.headers["Origin"] = "{server.base}"\n'
-        )
+        ) + COLLECT_IDS + (READER_REQUEST if server.name != "Isso" else "")
         path = server.post_path
     else:
         request = ""
         path = server.get_path
     script = WORK / f"{server.name}-{method}.lua"
-    script.write_text(WRK_SCRIPT % {"request": request}, encoding="utf-8")
+    ids = WORK / f"{server.name}-{method}.ids"
+    script.write_text(WRK_SCRIPT % {"request": request, "ids": ids}, encoding="utf-8")
     sampling = threading.Event()
 
     def sample() -> None:
@@ -293,12 +333,23 @@ def run_wrk(wrk: str, server: Server, method: str, connections: int, duration: i
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     result["errors"] = sum(result[key] for key in ("connect", "read", "write", "status",
                                                     "timeout"))
-    result["acknowledged"] = result["requests"] - result["status"]
+    result["load"] = os.getloadavg()[0]
+    result["ids"] = ids.read_text().split() if method == "POST" else []
     return result
 
 
+CONNECTIONS = (16, 64)
+TARGET_CONNECTIONS = 16
+# Issue 15, at 16 connections.
+POST_SPEED, POST_TAIL, GET_SPEED = 10.0, 0.15, 100.0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the comparison; ``python -m bench`` calls this without arguments."""
+    """Run the comparison; ``python -m bench`` calls this without arguments.
+
+    Exit status 1 when our service answered with an error or lost an acknowledged
+    comment; the speed targets are printed, not enforced (a loaded machine misses them).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=5, help="Sekunden je Lauf (Standard 5)")
     args = parser.parse_args(argv or [])
@@ -311,37 +362,55 @@ def main(argv: list[str] | None = None) -> int:
     try:
         time.sleep(1)
         idle = {server.name: server.rss() for server in servers}
-        before = {server.name: stored_posts(server) for server in servers}
         results: dict[tuple, list[dict]] = {}
         for method in ("POST", "GET"):
-            for connections in (16, 64):
+            for connections in CONNECTIONS:
                 for _ in range(2):
                     for server in servers:
                         log(f"{method} {connections} Verbindungen: {server.name} …")
                         results.setdefault((method, connections, server.name), []).append(
                             run_wrk(wrk, server, method, connections, args.duration))
         time.sleep(1)
-        stored = {server.name: stored_posts(server) - before[server.name] for server in servers}
+        acknowledged = {
+            server.name: [id_ for (method, _, name), runs in results.items()
+                          if method == "POST" and name == server.name for run in runs for id_ in run["ids"]]
+            for server in servers
+        }
+        missing = {server.name: missing_posts(server, acknowledged[server.name]) for server in servers}
     finally:
         for server in servers:
             server.stop()
-    report(servers, results, idle, stored, args.duration)
-    return 0
+    return report(servers, results, idle, acknowledged, missing, args.duration)
 
 
-def report(servers, results, idle, stored, duration) -> None:
+def _processes() -> str:
+    first = (WORK / "ours.log").read_text(encoding="utf-8", errors="replace").splitlines()[:1]
+    return first[0].split("(", 1)[1].split(";", 1)[0] if first and "(" in first[0] else "?"
+
+
+def _isso_version() -> str:
+    python = ISSO_VENV / "bin" / "python"
+    found = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('isso'))"],
+                           capture_output=True, text=True)
+    return found.stdout.strip() or "?"
+
+
+def report(servers, results, idle, acknowledged, missing, duration) -> int:
     ours, isso = (server.name for server in servers)
-    print(f"\nFeedback-Dienst gegen Isso – wrk, Loopback, je {duration} s, A B A B "
-          f"(Mittel zweier Läufe); Systemlast danach (loadavg 1/5 min): "
-          f"{' '.join(Path('/proc/loadavg').read_text().split()[:2])} auf {os.cpu_count()} "
-          "Kernen\n")
-    header = (f"{'Last':<10} {'Server':<17} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'Fehler':>7} {'Verhältnis':>22}")
+    loads = [run["load"] for runs in results.values() for run in runs]
+    print(f"\nFeedback-Dienst gegen Isso {_isso_version()} – wrk auf Loopback, je {duration} s, A B A B "
+          f"(Mittel zweier Läufe), {os.cpu_count()} Kerne, Systemlast (loadavg 1 min) "
+          f"{min(loads):.1f}–{max(loads):.1f}")
+    print(f"Unser Dienst: `serve` wie voreingestellt ({_processes()}), SQLite, Ratenlimit wie "
+          "voreingestellt je Leser (X-Forwarded-For über einen vertrauten Proxy), Idempotency-Key je "
+          "Anfrage; Isso: gunicorn mit 2 Workern, Moderation an, Ratenbremse aus.\n")
+    header = (f"{'Last':<8} {'Server':<17} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'Fehler':>7} "
+              f"{'Systemlast':>10}  Verhältnis")
     print(header)
-    print("-" * len(header))
+    print("-" * (len(header) + 22))
     verdicts = []
     for method in ("POST", "GET"):
-        for connections in (16, 64):
+        for connections in CONNECTIONS:
             summary = {}
             for name in (ours, isso):
                 runs = results[(method, connections, name)]
@@ -350,43 +419,40 @@ def report(servers, results, idle, stored, duration) -> None:
                     "p50": statistics.mean(run["p50_us"] for run in runs) / 1000,
                     "p99": statistics.mean(run["p99_us"] for run in runs) / 1000,
                     "errors": sum(run["errors"] for run in runs),
+                    "load": statistics.mean(run["load"] for run in runs),
                 }
             speed = summary[ours]["rps"] / summary[isso]["rps"]
             tail = summary[ours]["p99"] / summary[isso]["p99"]
             for name in (ours, isso):
                 row = summary[name]
                 ratio = f"{speed:.1f}× req/s, p99 {tail:.2f}×" if name == ours else ""
-                print(f"{method + ' ' + str(connections):<10} {name:<17} {row['rps']:>9.0f} "
-                      f"{row['p50']:>8.2f} {row['p99']:>8.2f} {row['errors']:>7} {ratio:>22}")
-            if method == "POST":
-                verdicts.append((f"POST {connections}: req/s ≥ 8× Isso", speed >= 8,
+                print(f"{method + ' ' + str(connections):<8} {name:<17} {row['rps']:>8.0f} "
+                      f"{row['p50']:>8.2f} {row['p99']:>8.2f} {row['errors']:>7} {row['load']:>10.1f}  {ratio}")
+            if connections == TARGET_CONNECTIONS and method == "POST":
+                verdicts.append((f"POST {connections}: req/s ≥ {POST_SPEED:g}× Isso", speed >= POST_SPEED,
                                  f"{speed:.1f}×"))
-                verdicts.append((f"POST {connections}: p99 ≤ 1/5 Isso", tail <= 0.2,
+                verdicts.append((f"POST {connections}: p99 ≤ {POST_TAIL:g}× Isso", tail <= POST_TAIL,
                                  f"{tail:.2f}×"))
-            else:
-                verdicts.append((f"GET {connections}: req/s ≥ 50× Isso", speed >= 50,
+            elif connections == TARGET_CONNECTIONS:
+                verdicts.append((f"GET {connections}: req/s ≥ {GET_SPEED:g}× Isso", speed >= GET_SPEED,
                                  f"{speed:.1f}×"))
-            verdicts.append((f"{method} {connections}: 0 Fehler (unser Dienst)",
-                             summary[ours]["errors"] == 0, str(summary[ours]["errors"])))
-    print()
-    acknowledged = {
-        name: sum(run["acknowledged"] for key, runs in results.items()
-                  if key[0] == "POST" and key[2] == name for run in runs)
-        for name in (ours, isso)
-    }
-    print(f"{'Server':<17} {'bestätigt (2xx)':>16} {'gespeichert':>12} {'RSS leer':>10} "
+    errors = sum(run["errors"] for (_, _, name), runs in results.items() if name == ours for run in runs)
+    print(f"\n{'Server':<17} {'bestätigt (2xx)':>16} {'in der Datenbank':>17} {'fehlen':>7} {'RSS leer':>10} "
           f"{'RSS Last':>10}")
     for server in servers:
         name = server.name
-        print(f"{name:<17} {acknowledged[name]:>16} {stored[name]:>12} "
-              f"{idle[name] / 2**20:>8.0f} MB {server.rss_peak / 2**20:>8.0f} MB")
-        if name == ours:
-            verdicts.append(("nichts Bestätigtes verloren (gespeichert ≥ bestätigt)",
-                             stored[name] >= acknowledged[name],
-                             f"{stored[name]} ≥ {acknowledged[name]}"))
-    print("\nZiele:")
-    for text, ok, value in verdicts:
+        count = len(set(acknowledged[name]))
+        print(f"{name:<17} {count:>16} {count - missing[name]:>17} {missing[name]:>7} "
+              f"{idle[name] / 2**20:>7.0f} MB {server.rss_peak / 2**20:>7.0f} MB")
+    correct = [
+        ("0 Fehler (unser Dienst, alle Läufe)", errors == 0, str(errors)),
+        ("nichts Bestätigtes verloren (jede bestätigte Kennung in der Datenbank)",
+         missing[ours] == 0 and bool(acknowledged[ours]), f"{missing[ours]} fehlen"),
+    ]
+    print(f"\nZiele (Issue 15, {TARGET_CONNECTIONS} Verbindungen):")
+    for text, ok, value in verdicts + correct:
         print(f"  {'erreicht ' if ok else 'VERFEHLT '} {text}: {value}")
+    return 0 if all(ok for _, ok, _ in correct) else 1
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from feedback_formats import KINDS, MAX_BODY, utc_timestamp
 
-from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, sync_status, workspace
+from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, server, sync_status, workspace
 from .config import Config, load_config, normalise_origin, own_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -32,7 +32,6 @@ from .ratelimit import FailureThrottle, RateLimiter, client_address
 from .schemas import COMMENT_ID, MAX_ID
 from .sections import SectionCatalog
 from .security import SecurityHeaders
-from .server import BODY_TIMEOUT
 from .site_files import SiteFiles
 from .validation import (
     FORM, is_honeypot, media_type, parse_body, safe_return_to, validate_rating, validate_submission, with_fragment,
@@ -147,7 +146,7 @@ async def read_body(request: Request) -> bytes:
             raise too_large
     chunks, size = [], 0
     try:
-        async with asyncio.timeout(BODY_TIMEOUT):
+        async with asyncio.timeout(server.BODY_TIMEOUT):
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > MAX_BODY:
@@ -178,7 +177,8 @@ async def post_comment(request: Request) -> Response:
         )
         idempotency = comments.IdempotencyKey.from_header(request.headers.get("idempotency-key"))
         job = comments.create_job(
-            submission, client_address(request), service.limiter, idempotency, service.config.secret
+            submission, client_address(request), service.limiter, idempotency, service.config.secret,
+            service.config.notifications,
         )
         try:
             status, answer = await service.writer.run(job)
@@ -187,7 +187,7 @@ async def post_comment(request: Request) -> Response:
                 raise
             # The same key was committed by a concurrent request meanwhile: replay it.
             status, answer = await service.writer.run(job)
-        service.notifier.wake()
+        service.notifier.submitted()
     except (ApiError, ValidationFailed) as exc:
         if not is_form:
             raise
@@ -269,10 +269,14 @@ async def section_comments(request: Request) -> Response:
         raise ApiError(422, "unknown_section", "Diesen Abschnitt gibt es in keiner Ausgabe.", "section")
     if service.db.dialect == "sqlite":
         # A cache hit costs one indexed read of a local file: cheaper inline than a thread hop.
-        body = service.public.answer(service.loop_connection(), section)
+        answer = service.public.answer(service.loop_connection(), section)
     else:
-        body = await service.read(lambda conn: service.public.answer(conn, section))
-    return Response(body, media_type="application/json")
+        answer = await service.read(lambda conn: service.public.answer(conn, section))
+    # Caches may keep the answer but must ask each time: an approval shows at once.
+    headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
+    if answer.matches(request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    return Response(answer.body, media_type="application/json", headers=headers)
 
 
 async def delete_own_comment(request: Request) -> Response:
@@ -362,7 +366,7 @@ async def own_withdraw(request: Request, fields: dict) -> Response:
 
 # -- Admin API -------------------------------------------------------------------
 
-def require_admin(request: Request) -> Service:
+async def require_admin(request: Request) -> Service:
     service = _service(request)
     expected = service.config.admin_token
     if not expected:
@@ -371,12 +375,13 @@ def require_admin(request: Request) -> Service:
             "Die Verwaltung ist abgeschaltet: FEEDBACK_ADMIN_TOKEN ist nicht gesetzt.",
         )
     address = client_address(request)
-    service.admin_failures.check(address)
+    # Before the token is looked at: the throttle does not tell a guess from the truth.
+    await service.read(lambda conn: service.admin_failures.check(conn, address))
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(
         given.strip().encode(), expected.encode()
     ):
-        service.admin_failures.fail(address)
+        await service.writer.run(lambda conn: service.admin_failures.fail(conn, address))
         raise ApiError(
             401, "unauthorized",
             "Anmeldung erforderlich: Authorization: Bearer <FEEDBACK_ADMIN_TOKEN>.",
@@ -393,7 +398,7 @@ def _kind(request: Request) -> str | None:
 
 
 async def admin_list(request: Request) -> Response:
-    service = require_admin(request)
+    service = await require_admin(request)
     status, kind = request.query_params.get("status"), _kind(request)
     rows = await service.read(
         lambda conn: moderation.listing(conn, service.catalog, status, kind)
@@ -402,7 +407,7 @@ async def admin_list(request: Request) -> Response:
 
 
 async def admin_corrections(request: Request) -> Response:
-    service = require_admin(request)
+    service = await require_admin(request)
     status = request.query_params.get("status", "pending")
     rows = await service.read(
         lambda conn: moderation.listing(conn, service.catalog, status, "correction")
@@ -414,13 +419,13 @@ async def admin_corrections(request: Request) -> Response:
 
 
 async def admin_ratings(request: Request) -> Response:
-    service = require_admin(request)
+    service = await require_admin(request)
     return JSONResponse({"ratings": await service.read(lambda conn: ratings.counts(conn, service.catalog))})
 
 
 def _moderate(action):
     async def endpoint(request: Request) -> Response:
-        service = require_admin(request)
+        service = await require_admin(request)
         comment_id = request.path_params["comment_id"]
         answer = await service.writer.run(lambda conn: action(conn, comment_id, editor=audit.API))
         service.notifier.wake()
@@ -430,7 +435,7 @@ def _moderate(action):
 
 
 async def admin_export(request: Request) -> Response:
-    service = require_admin(request)
+    service = await require_admin(request)
     since = moderation.parse_cursor(request.query_params.get("since"))
     return JSONResponse(await service.snapshot(lambda conn: moderation.export(conn, since)))
 
@@ -642,6 +647,7 @@ def create_app(config: Config | None = None) -> Starlette:
         await _purge(service)
         purger = asyncio.create_task(_purge_periodically(service))
         service.notifier.start()
+        server.exit_with_parent()
         # What startup made (modules, templates, the schemas' validators) lives as long as the
         # process: kept out of every garbage collection, it no longer costs each request time.
         gc.freeze()

@@ -38,8 +38,9 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="Adresse (Standard: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="Port (Standard: 8000)")
     parser.add_argument(
-        "--workers", type=int, default=1,
-        help="Anzahl der Prozesse (Standard: 1; mehr nutzen mehrere Kerne)",
+        "--workers", type=_process_count, default=None,
+        help="Anzahl der Prozesse (Standard: einer je nutzbarem Prozessorkern, "
+        "höchstens 8; mit SQLite schreiben sie abwechselnd in eine Datei)",
     )
     parser.add_argument(
         "--site-dir", type=Path,
@@ -50,6 +51,16 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         help="freigegebene Kommentare im Hintergrund abgleichen: sofort nach jeder Freigabe "
         "und sonst alle SEKUNDEN (wie sync --every)",
     )
+
+
+def _process_count(value: str) -> int:
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: erwartet wird eine ganze Zahl ab 1")
+    return count
 
 
 def _log_config() -> dict:
@@ -72,8 +83,6 @@ def _python() -> str:
 
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
-    import uvicorn
-
     from . import db, notify, server
 
     if args.site_dir is not None:
@@ -93,8 +102,12 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     site_note = "" if config.site_dir.is_dir() else (
         f"   (noch nicht gebaut: {config.site_dir} fehlt – `make site` oder `make html`)"
     )
+    workers = args.workers or server.default_workers()
+    chosen = "" if args.workers else (
+        f": einer je nutzbarem Prozessorkern ({server.usable_cpus()}), höchstens {server.MAX_WORKERS}"
+    )
     lines = [
-        f"Feedback-Dienst startet ({args.workers} Prozess(e), Datenbank {redact_url(config.database_url)}).",
+        f"Feedback-Dienst startet ({workers} Prozess(e){chosen}; Datenbank {redact_url(config.database_url)}).",
         f"  Website:  {base}/{site_note}",
         f"  API:      {base}/api/v1/",
         f"  OpenAPI:  {base}/api/v1/openapi.json",
@@ -135,12 +148,12 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     if background is not None:
         background.start()
     try:
-        uvicorn.run(
-            "feedback_service.app:create_app",
+        return server.run(
+            workers,
+            app="feedback_service.app:create_app",
             factory=True,
             host=args.host,
             port=args.port,
-            workers=args.workers,
             access_log=False,
             proxy_headers=False,
             server_header=False,
@@ -151,7 +164,6 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     finally:
         if background is not None:
             background.stop()
-    return 0
 
 
 def _url_host(host: str) -> str:

@@ -13,6 +13,7 @@ from feedback_formats import utc_timestamp
 
 from . import db, notify
 from .audit import AUTHOR
+from .config import Notifications
 from .errors import ApiError, ValidationFailed, field_error
 from .ids import keyed_digest, delete_token, hash_token, new_comment_id, token_matches
 from .moderation import remove_comment
@@ -62,6 +63,7 @@ def create_job(
     limiter: RateLimiter,
     idempotency: IdempotencyKey | None,
     secret: str,
+    notifications: Notifications,
 ) -> Callable[[db.Connection], tuple[int, dict]]:
     """The write transaction of one new comment: ``(status, answer)``."""
 
@@ -109,7 +111,7 @@ def create_job(
             "delete_token_hash": hash_token(answer["delete_token"]),
         }
         db.insert_comment(conn, row)
-        notify.submission_created(conn, row, subscribe=submission.notify)
+        notify.submission_created(conn, row, submission.notify, notifications)
         if lookup is not None:
             stored = json.dumps({"id": answer["id"], "status": answer["status"]})
             db.store_idempotent_answer(conn, lookup, fingerprint, 202, stored, int(time.time() * 1000))
@@ -140,11 +142,31 @@ def delete_by_author_job(comment_id: str, token: str) -> Callable[[db.Connection
     return job
 
 
+@dataclass(frozen=True)
+class PublicAnswer:
+    """A section's approved comments as the API sends them, and the tag of that content."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, body: bytes) -> PublicAnswer:
+        return cls(body, '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"')
+
+    def matches(self, if_none_match: str | None) -> bool:
+        """The client holds this content already (``If-None-Match``, weak tags compared weakly)."""
+        if not if_none_match:
+            return False
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in tags or self.etag in tags
+
+
 class PublicComments:
     """Approved comments of a section as ready JSON, rebuilt only after a change.
 
     Every change to what is public writes the change log, so its last sequence
-    number tells whether a cached answer is still right, across processes too.
+    number tells whether a cached answer is still right, across processes too:
+    it is checked on every request, so an approval shows at once in every process.
     """
 
     MAX_SECTIONS = 4096
@@ -152,9 +174,9 @@ class PublicComments:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._generation: int | None = None
-        self._answers: dict[str, bytes] = {}
+        self._answers: dict[str, PublicAnswer] = {}
 
-    def answer(self, conn: db.Connection, section: str) -> bytes:
+    def answer(self, conn: db.Connection, section: str) -> PublicAnswer:
         generation = db.last_change(conn)
         with self._lock:
             if generation != self._generation:
@@ -163,12 +185,12 @@ class PublicComments:
             cached = self._answers.get(section)
         if cached is not None:
             return cached
-        body = json.dumps(
+        answer = PublicAnswer.of(json.dumps(
             {"comments": db.public_comments(conn, section)}, ensure_ascii=False
-        ).encode()
+        ).encode())
         with self._lock:
             if self._generation == generation:
                 if len(self._answers) >= self.MAX_SECTIONS:
                     self._answers = {}
-                self._answers[section] = body
-        return body
+                self._answers[section] = answer
+        return answer

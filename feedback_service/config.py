@@ -9,6 +9,7 @@ server secret the delete tokens derive from (:func:`with_secret`).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import secrets
@@ -73,8 +74,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FEEDBACK_LOGIN_LIMIT",
         "10/600",
-        "Fehlgeschlagene Anmeldungen (falsches Admin-Token) je Client-Adresse: `N/SEKUNDEN`; "
-        "danach antwortet der Dienst diesem Client 429, bis das Zeitfenster abgelaufen ist.",
+        "Fehlgeschlagene Anmeldungen (falsches Admin-Token) je Client-Adresse, über alle Prozesse "
+        "gezählt: `N/SEKUNDEN`; danach antwortet der Dienst diesem Client 429, bis das Zeitfenster "
+        "abgelaufen ist.",
     ),
     Setting(
         "FEEDBACK_TRUSTED_PROXIES",
@@ -227,6 +229,7 @@ def _value(environ: Mapping[str, str], name: str) -> str:
     return environ.get(name, _DEFAULTS[name]).strip()
 
 
+@functools.lru_cache(maxsize=256)  # every API request names its origin and host: a few, again and again
 def normalise_origin(value: str) -> str | None:
     """``scheme://host[:port]`` in lower case, or None when ``value`` is no origin."""
     parts = urlsplit(value.strip())

@@ -5,7 +5,10 @@ placeholders and rows come back as dicts. SQLite runs in WAL mode with
 ``synchronous=FULL``, so a committed comment survives a crash of the process
 and of the machine. All writes of a service process go through one
 :class:`Writer` thread that commits several requests together (group commit)
-and answers each only after its transaction is durable. A commit that changed
+and answers each only after its transaction is durable: it syncs the
+write-ahead log itself, after its turn at the file (``synchronous=NORMAL`` on
+its connection), so that the processes of one service sync side by side
+instead of one after the other. A commit that changed
 what the site shows wakes the sync (:mod:`feedback_service.wakeup`).
 """
 
@@ -393,6 +396,28 @@ class Database:
         if current != self._opened["file"]:
             raise DatabaseError(f"Die Datenbankdatei {self.sqlite_path} wurde ersetzt.")
 
+    def sync_log(self) -> None:
+        """Make every transaction committed so far durable (SQLite: flush the write-ahead log).
+
+        In WAL mode a commit is its frames in the ``-wal`` file; once that file
+        is flushed, they survive a crash of the machine (a checkpoint flushes the
+        log before it copies frames into the database, so frames it took along
+        are safe too). PostgreSQL's commit is durable by itself.
+        """
+        if self.dialect != "sqlite":
+            return
+        path = self.sqlite_path.with_name(self.sqlite_path.name + "-wal")
+        try:
+            handle = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise DatabaseError(f"Das Schreibprotokoll {path} fehlt: {exc}") from exc
+        try:
+            os.fdatasync(handle)
+        except OSError as exc:
+            raise DatabaseError(f"Das Schreibprotokoll {path} ließ sich nicht sichern: {exc}") from exc
+        finally:
+            os.close(handle)
+
     def begin_write(self, conn: Connection) -> None:
         conn.execute("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN")
         conn.publishes = False
@@ -537,8 +562,9 @@ class Writer:
     """The one thread of a process that writes; commits queued jobs together.
 
     Each job runs inside its own savepoint, so a job that fails leaves the
-    others of its batch intact; the batch is committed once, and only then is
-    any of its callers answered. A commit that fails fails every job in it.
+    others of its batch intact; the batch is committed once, and only when
+    the commit is durable is any of its callers answered. A commit (or sync)
+    that fails fails every job in it.
     """
 
     MAX_BATCH = 64
@@ -593,8 +619,15 @@ class Writer:
                 self.db.check_file()
                 if conn is None:
                     conn = self.db.connect()
+                    if conn.dialect == "sqlite":
+                        # The commit only writes the log; it is synced below, outside the turn.
+                        conn.execute("PRAGMA synchronous=NORMAL")
                 with self.db.write_turn():
                     outcomes = self._run_batch(conn, batch)
+                if any(ok for ok, _ in outcomes):
+                    self.db.sync_log()
+                # Only what is durable may reach the published site.
+                self.db.committed(conn)
             except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure
                 # Whatever went wrong (a locked or vanished file, too many open files, a
                 # bug), this batch's callers get an answer and the thread keeps serving.
@@ -605,8 +638,12 @@ class Writer:
                     conn.close()
                 conn = None
                 outcomes = [(False, exc)] * len(batch)
+            # One wake-up of each event loop per batch, not one per job.
+            settled: dict[asyncio.AbstractEventLoop, list] = {}
             for (_, future, loop), outcome in zip(batch, outcomes):
-                loop.call_soon_threadsafe(_settle, future, outcome)
+                settled.setdefault(loop, []).append((future, outcome))
+            for loop, results in settled.items():
+                loop.call_soon_threadsafe(_settle_all, results)
         if conn is not None:
             conn.close()
 
@@ -631,18 +668,17 @@ class Writer:
         except BaseException:
             _rollback(conn)
             raise
-        self.db.committed(conn)
         return outcomes
 
 
-def _settle(future: asyncio.Future, outcome: tuple[bool, Any]) -> None:
-    if future.cancelled():
-        return
-    ok, value = outcome
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+def _settle_all(results: list[tuple[asyncio.Future, tuple[bool, Any]]]) -> None:
+    for future, (ok, value) in results:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 # -- Queries -----------------------------------------------------------------

@@ -128,7 +128,11 @@ OPENAPI: dict = {
                 "summary": "Freigegebene Kommentare eines Abschnitts",
                 "parameters": [{"name": "section", "in": "query", "required": True,
                                 "schema": {"type": "string", "minLength": 1, "maxLength": schemas.MAX_ID}}],
-                "responses": _answer(schemas.PublicComments, "Kommentare", (403, 422, 503)),
+                "responses": {
+                    **_answer(schemas.PublicComments, "Kommentare (mit ETag; Cache-Control: no-cache)",
+                              (403, 422, 503)),
+                    "304": {"description": "Unverändert seit dem ETag in If-None-Match"},
+                },
             },
         },
         "/api/v1/ratings": {"post": {

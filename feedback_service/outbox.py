@@ -6,8 +6,8 @@ when its event was committed; nothing slow happens there. The sender
 (:class:`feedback_service.notify.Notifier`) later claims due rows, delivers
 them and records the outcome:
 
-- :func:`enqueue` ``(conn, event, payload)`` writes one row per channel of
-  ``event`` (see :data:`EVENTS`); ``payload`` is a small JSON object, usually
+- :func:`enqueue` ``(conn, event, payload, channels)`` writes one row per channel of
+  ``event`` (see :data:`EVENTS`) that the service delivers; ``payload`` is a small JSON object, usually
   just ``{"comment_id": …}``: the sender reads the current state when it
   delivers, so a comment deleted meanwhile is not announced.
 - :func:`claim` takes due rows of one channel under a lease. On PostgreSQL
@@ -47,12 +47,13 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def enqueue(conn: db.Connection, event: str, payload: dict) -> None:
-    """Store ``event`` for every channel that carries it, due at once."""
-    channels = EVENTS[event]
+def enqueue(conn: db.Connection, event: str, payload: dict, channels: frozenset[str] | None = None) -> None:
+    """Store ``event`` for every channel that carries it (of ``channels``, when given), due at once."""
     now = now_ms()
     body = json.dumps(payload, separators=(",", ":"))
-    for channel in channels:
+    for channel in EVENTS[event]:
+        if channels is not None and channel not in channels:
+            continue
         conn.execute(
             "INSERT INTO outbox (event, channel, payload, created, due) VALUES (?, ?, ?, ?, ?)",
             (event, channel, body, now, now),

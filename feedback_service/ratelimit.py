@@ -16,13 +16,12 @@ leaves it: ``X-Forwarded-For`` counts only when the direct peer is one of
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
 import math
-import threading
 import time
-from collections import deque
 from datetime import datetime, timezone
 
 from . import db
@@ -38,6 +37,7 @@ def client_address(request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+@functools.lru_cache(maxsize=4096)  # a request asks twice (rate limit, idempotency); readers come back
 def client_network(address: str) -> str:
     """One spelling for one client: ``[::FFFF:1.2.3.4]:80`` → ``1.2.3.4``, IPv6 → its /64."""
     value = address.strip().lower()
@@ -57,6 +57,7 @@ def client_network(address: str) -> str:
     return str(ip)
 
 
+@functools.lru_cache(maxsize=4)
 def _daily_key(secret: str, day: str) -> bytes:
     return hmac.new(secret.encode(), b"rate-limit\0" + day.encode(), hashlib.sha256).digest()
 
@@ -105,38 +106,39 @@ class RateLimiter:
 
 
 class FailureThrottle:
-    """Failed attempts per client in this process (e.g. wrong admin tokens): 429 after too many.
+    """Failed attempts per client (wrong admin tokens): 429 after too many in the window.
 
-    Kept in memory only, keyed like the rate limit, and forgotten after the window.
+    Counted in the database like the rate limit, under a scope of their own,
+    so all processes of the service (``serve --workers``) and all instances on
+    one database count together: a client gets ``attempts`` tries per window,
+    however many processes answer it.
     """
 
+    SCOPE = "admin-failures"
+
     def __init__(self, limiter: RateLimiter, attempts: int = 10, window: float = 600.0):
-        self.limiter, self.attempts, self.window = limiter, attempts, window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+        self.limiter, self.attempts, self.window_ms = limiter, attempts, int(window * 1000)
 
-    def _recent(self, client: str, now: float) -> deque[float]:
-        failures = self._failures.setdefault(client, deque())
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        return failures
+    def _refusal(self, conn: db.Connection, client: str, now_ms: int) -> ApiError | None:
+        recent = db.rate_events(conn, client, now_ms - self.window_ms)
+        if len(recent) < self.attempts:
+            return None
+        return _retry_after(
+            (recent[-self.attempts] + self.window_ms - now_ms) / 1000,
+            "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie {wait} Sekunden.",
+        )
 
-    def check(self, address: str) -> None:
+    def check(self, conn: db.Connection, address: str) -> None:
         """ApiError 429 while ``address`` has failed too often."""
-        client, now = self.limiter.client_key(address), time.monotonic()
-        with self._lock:
-            failures = self._recent(client, now)
-            if len(failures) >= self.attempts:
-                raise _retry_after(
-                    failures[0] + self.window - now,
-                    "Zu viele fehlgeschlagene Anmeldungen. Bitte warten Sie {wait} Sekunden.",
-                )
-            if not failures:
-                self._failures.pop(client, None)
+        refusal = self._refusal(conn, self.limiter.client_key(address, self.SCOPE), int(time.time() * 1000))
+        if refusal is not None:
+            raise refusal
 
-    def fail(self, address: str) -> None:
-        client, now = self.limiter.client_key(address), time.monotonic()
-        with self._lock:
-            self._recent(client, now).append(now)
-            if len(self._failures) > 100_000:  # a flood of clients must not exhaust memory
-                self._failures = {key: value for key, value in self._failures.items() if value}
+    def fail(self, conn: db.Connection, address: str) -> None:
+        """Count one failure (in a write transaction); ApiError 429 when no try was left."""
+        client, now_ms = self.limiter.client_key(address, self.SCOPE), int(time.time() * 1000)
+        db.lock_rate_client(conn, client)
+        refusal = self._refusal(conn, client, now_ms)
+        if refusal is not None:  # other processes used up this client's tries meanwhile
+            raise refusal
+        db.add_rate_event(conn, client, now_ms)

@@ -1,4 +1,11 @@
-"""The HTTP server's limits against slow and greedy clients.
+"""The HTTP server: its processes, and its limits against slow and greedy clients.
+
+``serve`` starts one process per CPU it may use (:func:`default_workers`):
+its CPU affinity, lowered by a cgroup CPU quota (a container's ``--cpus``),
+and at most :data:`MAX_WORKERS`. Every process has its own event loop and
+its own writer thread; with SQLite they take turns at the file
+(``db.Database.write_turn``), and what must hold across processes (the rate
+limits, idempotency, the public comments' cache) is kept in the database.
 
 uvicorn closes idle keep-alive connections, but a client that opens a
 connection and then sends its request head a byte at a time holds it for
@@ -11,8 +18,17 @@ same for production (deploy/nginx-handbuch.conf).
 from __future__ import annotations
 
 import asyncio
+import math
+import multiprocessing
+import os
+import signal
+import weakref
+from pathlib import Path
 
+import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import Multiprocess
 
 HEAD_TIMEOUT = 10.0
 BODY_TIMEOUT = 15.0
@@ -20,24 +36,85 @@ BODY_TIMEOUT = 15.0
 # instead of queueing readers behind a flood.
 LIMIT_CONCURRENCY = 1000
 KEEP_ALIVE = 5
+# An answer's head and body are sent together up to this size (larger bodies go at once).
+COALESCE_LIMIT = 64 * 1024
+# More processes than this gain nothing with SQLite (its writes take turns) and
+# cost memory (about 70 MB each).
+MAX_WORKERS = 8
+
+
+class CoalescingTransport:
+    """A connection's transport that sends what one turn of the event loop wrote in one go.
+
+    uvicorn writes an answer's head and its body separately: two system calls
+    and two TCP segments per answer. Collected until the loop's next turn (or
+    :data:`COALESCE_LIMIT` bytes), they leave together.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop):
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= COALESCE_LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._size = 0
+        if not self._transport.is_closing():
+            self._transport.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def write_eof(self) -> None:
+        self.flush()
+        self._transport.write_eof()
+
+    def abort(self) -> None:
+        self._pending.clear()
+        self._transport.abort()
+
+    def get_write_buffer_size(self) -> int:
+        return self._size + self._transport.get_write_buffer_size()
+
+    def __getattr__(self, name: str):
+        return getattr(self._transport, name)
 
 
 class HeadDeadlineProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with a deadline for each request's head."""
+    """uvicorn's httptools protocol with a deadline for each request's head, answers sent in one piece.
 
-    _head_timer: asyncio.TimerHandle | None = None
+    The deadline is a time kept on the connection, checked by one sweep per
+    second for all connections (:class:`DeadlineSweep`): no timer is made and
+    cancelled for every request.
+    """
+
+    head_deadline: float | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
+        DeadlineSweep.of(self.loop).watch(self)
         self._arm_head_deadline()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        if self._head_timer is None:
+        if self.head_deadline is None:
             self._arm_head_deadline()
 
     def on_headers_complete(self) -> None:
-        self._disarm_head_deadline()
+        self.head_deadline = None
         super().on_headers_complete()
 
     def on_response_complete(self) -> None:
@@ -46,22 +123,46 @@ class HeadDeadlineProtocol(HttpToolsProtocol):
             self._arm_head_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm_head_deadline()
+        self.head_deadline = None
         super().connection_lost(exc)
 
     def _arm_head_deadline(self) -> None:
-        self._disarm_head_deadline()
-        self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_too_slow)
+        self.head_deadline = self.loop.time() + HEAD_TIMEOUT
 
-    def _disarm_head_deadline(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
-    def _head_too_slow(self) -> None:
-        self._head_timer = None
+    def head_too_slow(self) -> None:
+        self.head_deadline = None
         if not self.transport.is_closing():
             self.transport.close()
+
+
+class DeadlineSweep:
+    """Once a second, closes the connections of one event loop whose request head is overdue."""
+
+    INTERVAL = 1.0
+    _sweeps: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.connections: weakref.WeakSet[HeadDeadlineProtocol] = weakref.WeakSet()
+        loop.call_later(self.INTERVAL, self.sweep)
+
+    @classmethod
+    def of(cls, loop: asyncio.AbstractEventLoop) -> DeadlineSweep:
+        sweep = cls._sweeps.get(loop)
+        if sweep is None:
+            sweep = cls._sweeps[loop] = cls(loop)
+        return sweep
+
+    def watch(self, protocol: HeadDeadlineProtocol) -> None:
+        self.connections.add(protocol)
+
+    def sweep(self) -> None:
+        now = self.loop.time()
+        for protocol in list(self.connections):
+            if protocol.head_deadline is not None and protocol.head_deadline <= now:
+                protocol.head_too_slow()
+        if not self.loop.is_closed():
+            self.loop.call_later(self.INTERVAL, self.sweep)
 
 
 def uvicorn_options() -> dict:
@@ -71,3 +172,87 @@ def uvicorn_options() -> dict:
         "limit_concurrency": LIMIT_CONCURRENCY,
         "timeout_keep_alive": KEEP_ALIVE,
     }
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity, lowered by a cgroup CPU quota."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity outside Linux
+        cpus = os.cpu_count() or 1
+    quota = cgroup_cpu_quota()
+    if quota is not None:
+        cpus = min(cpus, math.ceil(quota))
+    return max(1, cpus)
+
+
+def cgroup_cpu_quota(root: Path = Path("/sys/fs/cgroup"), own: Path = Path("/proc/self/cgroup")) -> float | None:
+    """CPUs' worth of time the cgroup grants per period (``docker --cpus``); None without a quota."""
+    try:
+        lines = own.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # cgroup v2: "quota period" or "max period"
+            files = [(root / path.lstrip("/") / "cpu.max", None)]
+        elif "cpu" in controllers.split(","):  # cgroup v1
+            files = [(root / "cpu" / path.lstrip("/") / "cpu.cfs_quota_us", "cpu.cfs_period_us")]
+        else:
+            continue
+        for quota_file, period_name in files:
+            try:
+                if period_name is None:
+                    quota, period = quota_file.read_text().split()[:2]
+                else:
+                    quota = quota_file.read_text().strip()
+                    period = quota_file.with_name(period_name).read_text().strip()
+            except (OSError, ValueError):
+                continue
+            if quota in ("max", "-1"):
+                return None
+            try:
+                return int(quota) / int(period)
+            except (ValueError, ZeroDivisionError):
+                return None
+    return None
+
+
+def default_workers() -> int:
+    """``serve``'s processes: one per usable CPU, at most :data:`MAX_WORKERS`."""
+    return min(usable_cpus(), MAX_WORKERS)
+
+
+def run(workers: int, **options) -> int:
+    """Serve the app with ``workers`` processes; the exit status (non-zero: it could not start)."""
+    config = uvicorn.Config(**options, workers=workers)
+    if workers == 1:
+        server = uvicorn.Server(config)
+        try:
+            server.run()
+        except KeyboardInterrupt:
+            pass
+        return 0 if server.started else STARTUP_FAILURE
+    supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+    supervisor.run()
+    # uvicorn stops all processes when one fails to start, but reports it only in the log.
+    failed = any(process.exitcode == STARTUP_FAILURE for process in supervisor.processes)
+    return STARTUP_FAILURE if failed else 0
+
+
+def exit_with_parent() -> None:
+    """In a worker process: shut down gracefully when the supervisor is gone.
+
+    A supervisor killed outright (SIGKILL, the OOM killer) would otherwise
+    leave its workers serving on, holding the port and the database.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    loop = asyncio.get_running_loop()
+
+    def parent_gone() -> None:
+        loop.remove_reader(parent.sentinel)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    loop.add_reader(parent.sentinel, parent_gone)

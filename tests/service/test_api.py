@@ -661,6 +661,26 @@ def test_public_list_follows_moderation_at_once(client):
     assert public(client, "registermodernisierung") == []
 
 
+def test_a_sections_comments_are_revalidated_and_fresh_in_every_process_after_an_approval(make_client):
+    """One process approves; another, which answered before, has the comment on the very next request."""
+    editor, reader = make_client(), make_client()  # two processes of one service
+    comment_id = submit(editor).json()["id"]
+    url = "/api/v1/comments?section=qualitaetskultur"
+    before = reader.get(url)
+    assert before.json() == {"comments": []}
+    assert before.headers["Cache-Control"] == "no-cache" and before.headers["ETag"]
+    unchanged = reader.get(url, headers={"If-None-Match": before.headers["ETag"]})
+    assert unchanged.status_code == 304 and unchanged.content == b""
+    assert unchanged.headers["ETag"] == before.headers["ETag"]
+    assert "default-src 'none'" in unchanged.headers["Content-Security-Policy"]
+    approve(editor, comment_id)
+    after = reader.get(url, headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert [comment["id"] for comment in after.json()["comments"]] == [comment_id]
+    assert after.headers["ETag"] != before.headers["ETag"]
+    assert reader.get(url, headers={"If-None-Match": f'"x", W/{after.headers["ETag"]}'}).status_code == 304
+
+
 # -- Barrier reports, delete tokens across instances ------------------------------------------
 
 def test_barrier_report_needs_no_consent_and_is_never_published(client):

@@ -53,6 +53,32 @@ def test_the_writer_answers_503_on_an_os_error_and_keeps_serving(client):
     assert "Während die Sperrdatei klemmt" not in texts
 
 
+def test_a_comment_is_acknowledged_only_once_its_log_is_on_disk(client, monkeypatch):
+    """The writer syncs the write-ahead log itself; until that succeeds, nobody hears 202."""
+    from feedback_service import db
+
+    _sqlite_file(client)
+    synced = []
+    real_sync = db.Database.sync_log
+
+    def recording_sync(database):
+        real_sync(database)
+        synced.append(database.sqlite_path)
+
+    monkeypatch.setattr(db.Database, "sync_log", recording_sync)
+    assert submit(client).status_code == 202
+    assert synced, "answered before the log was synced"
+
+    def failing_sync(database):
+        raise db.DatabaseError("Das Schreibprotokoll ließ sich nicht sichern: Input/output error")
+
+    monkeypatch.setattr(db.Database, "sync_log", failing_sync)
+    failed = submit(client, text="Während die Platte streikt")
+    assert failed.status_code == 503 and failed.json()["error"]["code"] == "database_unavailable"
+    monkeypatch.setattr(db.Database, "sync_log", real_sync)
+    assert submit(client, text="Danach wieder").status_code == 202
+
+
 def test_health_fails_when_the_database_is_read_only(client):
     database = _sqlite_file(client)
     assert client.get("/api/v1/health").status_code == 200

@@ -163,6 +163,19 @@ def test_public_comments_of_unknown_or_overlong_sections_are_refused_uncached(cl
     assert client.app.state.service.public._answers == {}
 
 
+def test_limits_hold_across_the_processes_of_one_service(make_client):
+    """Each process of ``serve --workers`` has memory of its own; a client's limits do not multiply."""
+    processes = [make_client(peer=("203.0.113.20", 1), FEEDBACK_RATE_LIMIT="3/600", FEEDBACK_LOGIN_LIMIT="4/600")
+                 for _ in range(2)]
+    codes = [processes[n % 2].post("/api/v1/comments", json=VALID).status_code for n in range(6)]
+    assert codes == [202, 202, 202, 429, 429, 429]
+    wrong = {"Authorization": "Bearer falsch"}
+    assert [processes[n % 2].get("/api/v1/admin/comments", headers=wrong).status_code
+            for n in range(5)] == [401, 401, 401, 401, 429]
+    assert [process.get("/api/v1/admin/comments", headers=ADMIN).status_code
+            for process in processes] == [429, 429]
+
+
 def test_wrong_admin_tokens_are_throttled_per_client(make_client):
     client = make_client(peer=("203.0.113.9", 1))
     for _ in range(10):

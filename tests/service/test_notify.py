@@ -197,6 +197,18 @@ def test_new_submission_mails_the_editors_and_calls_the_signed_webhook(
     assert len(smtp.inbox.received) == 1 and len(receiver.calls) == 1
 
 
+@pytest.mark.parametrize("settings,channels", [
+    ({}, []),
+    ({"FEEDBACK_WEBHOOK_URL": "http://127.0.0.1:9/hook", "FEEDBACK_WEBHOOK_SECRET": SECRET}, ["webhook"]),
+    (mail_settings("smtp://127.0.0.1:1"), ["editors_mail"]),
+])
+def test_a_submission_queues_only_what_the_service_delivers(make_client, database_url, settings, channels):
+    """Nothing configured: nothing queued, so no claim and no write per submission ever follows."""
+    client = make_client(**settings)
+    assert submit(client).status_code == 202
+    assert [row["channel"] for row in outbox_rows(database_url)] == channels
+
+
 def readme_verifier():
     """The receiver's check exactly as the README shows it to operators."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
@@ -531,7 +543,7 @@ def test_outbox_survives_a_restart(site_dir, tmp_path):
     finally:
         assert service.stop() == 0
     states = {row["channel"]: row["state"] for row in outbox_rows(url)}
-    assert states == {"editors_mail": "pending", "webhook": "dropped"}
+    assert states == {"editors_mail": "pending"}
     smtp.start()
     try:
         restarted = ServiceProcess(env, tmp_path / "restart.log", tmp_path)

@@ -21,9 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class ServiceProcess:
-    """``python -m feedback_service serve`` in a child process, output in a log file."""
+    """``python -m feedback_service serve`` in a child process, output in a log file.
 
-    def __init__(self, env: dict[str, str], log: Path, workdir: Path, *options: str):
+    Its processes (one per usable CPU by default) form a process group of their own.
+    """
+
+    def __init__(self, env: dict[str, str], log: Path, workdir: Path, *options: str, affinity: set[int] | None = None):
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -31,7 +34,8 @@ class ServiceProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "feedback_service", "serve", "--port", str(self.port), *options],
             env={**os.environ, "PYTHONPATH": str(ROOT), **env},
-            cwd=workdir, stdout=self._log_file, stderr=subprocess.STDOUT,
+            cwd=workdir, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=None if affinity is None else lambda: os.sched_setaffinity(0, affinity),
         )
         wait_for(self._healthy, timeout=30)
 
@@ -42,12 +46,38 @@ class ServiceProcess:
         except httpx.HTTPError:
             return False
 
+    def workers(self) -> list[int]:
+        """The worker processes uvicorn spawned (none when the server runs in one process)."""
+        return [pid for pid in _children(self.process.pid) if b"spawn_main" in _cmdline(pid)]
+
     def stop(self, sig: int = signal.SIGINT) -> int:
+        """Ctrl+C (the server stops its workers), or SIGKILL for every process at once: a crash."""
         if self.process.poll() is None:
-            self.process.send_signal(sig)
+            if sig == signal.SIGKILL:
+                os.killpg(self.process.pid, sig)
+            else:
+                self.process.send_signal(sig)
         code = self.process.wait(timeout=30)
         self._log_file.close()
         return code
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def _env(database_url: str, site_dir: Path, **extra: str) -> dict[str, str]:
@@ -182,3 +212,47 @@ def test_no_raw_ip_address_in_database_or_logs(site_dir, tmp_path):
         for address in (reader, forwarded):
             assert address.encode() not in content, f"{address} found in {path.name}"
     assert len(_all_rows(url)) == 5
+
+
+def test_serve_starts_one_process_per_usable_cpu_and_says_so(site_dir, tmp_path):
+    from feedback_service.server import MAX_WORKERS
+
+    cpus = sorted(os.sched_getaffinity(0))
+    for allowed in ({cpus[0]}, set(cpus)):
+        log = tmp_path / f"cpus-{len(allowed)}.log"
+        url = f"sqlite:///{tmp_path / f'cpus-{len(allowed)}.sqlite3'}"
+        service = ServiceProcess(_env(url, site_dir), log, tmp_path, affinity=allowed)
+        try:
+            expected = min(len(allowed), MAX_WORKERS)
+            # One process serves by itself; more are workers under a supervisor.
+            assert len(service.workers()) == (expected if expected > 1 else 0)
+            assert _post(httpx.Client(), service.url, "Läuft").status_code == 202
+        finally:
+            assert service.stop() == 0
+        assert (f"Feedback-Dienst startet ({expected} Prozess(e): einer je nutzbarem Prozessorkern "
+                f"({len(allowed)}), höchstens {MAX_WORKERS}; Datenbank") in log.read_text()
+
+
+def test_workers_count_one_rate_limit_and_stop_when_their_supervisor_dies(site_dir, tmp_path):
+    url = f"sqlite:///{tmp_path / 'workers.sqlite3'}"
+    service = ServiceProcess(_env(url, site_dir, FEEDBACK_RATE_LIMIT="3/600"), tmp_path / "workers.log",
+                             tmp_path, "--workers", "2")
+    workers = service.workers()
+    assert len(workers) == 2
+
+    def post(n: int) -> int:
+        with httpx.Client() as client:  # a connection of its own: any worker may answer
+            return _post(client, service.url, f"Kommentar {n}").status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(pool.map(post, range(12)))
+    assert sorted(codes) == [202] * 3 + [429] * 9
+
+    os.kill(service.process.pid, signal.SIGKILL)  # the supervisor only, as the OOM killer would
+    service.process.wait(timeout=10)
+    wait_for(lambda: not any(Path(f"/proc/{pid}").exists() and b"spawn_main" in _cmdline(pid)
+                             for pid in workers), timeout=20)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{service.url}/api/v1/health", timeout=2)
+    assert len(_all_rows(url)) == 3
+

@@ -245,13 +245,14 @@ def test_a_sync_that_stopped_reporting_is_named_too(client):
     assert "nicht mehr gemeldet" in message
 
 
+# Ages, not timestamps: a timestamp taken when the file is collected is minutes old
+# by the time the test runs in a long session.
 @pytest.mark.parametrize("ages", [
     {"started": {"hours": 2}, "last_success": {"seconds": 20}},
     # A long first build that has not failed is no trouble yet.
     {"started": {"minutes": 5}, "running_since": {"minutes": 5}},
 ])
 def test_a_sync_that_keeps_up_leaves_health_as_the_contract_says(client, editors, ages):  # noqa: F811
-    # Taken when the test runs, not when it is collected (minutes earlier in a whole run).
     _record(client, **{field: _ago(**age) for field, age in ages.items()})
     assert client.get("/api/v1/health").json() == {"status": "ok"}
     assert login(client).status_code == 303

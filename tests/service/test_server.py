@@ -1,0 +1,68 @@
+"""The HTTP server's own parts: answers sent in one piece, and how many processes serve."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from feedback_service.server import COALESCE_LIMIT, CoalescingTransport, cgroup_cpu_quota
+
+
+class Recorder:
+    """A transport that records what reaches the socket."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes) -> None:
+        assert not self.closed, "written after close"
+        self.sent.append(data)
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+
+def test_an_answer_written_in_pieces_leaves_in_one_write():
+    async def scenario() -> Recorder:
+        socket_side = Recorder()
+        transport = CoalescingTransport(socket_side, asyncio.get_running_loop())
+        head, body = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n", b"{}"
+        transport.write(head)
+        transport.write(body)
+        assert socket_side.sent == [] and transport.get_write_buffer_size() == len(head + body)
+        await asyncio.sleep(0)
+        assert socket_side.sent == [head + body]
+        transport.write(b"x" * COALESCE_LIMIT)  # a large body does not wait for the loop
+        assert len(socket_side.sent) == 2
+        transport.write(b"last words")
+        transport.close()  # nothing written is lost by closing
+        await asyncio.sleep(0)
+        return socket_side
+
+    socket_side = asyncio.run(scenario())
+    assert socket_side.sent[-1] == b"last words" and socket_side.closed
+
+
+@pytest.mark.parametrize("own,files,quota", [
+    ("0::/system.slice/handbuch.service\n", {"system.slice/handbuch.service/cpu.max": "150000 100000\n"}, 1.5),
+    ("0::/\n", {"cpu.max": "max 100000\n"}, None),
+    ("4:memory:/x\n1:cpu,cpuacct:/docker/abc\n",
+     {"cpu/docker/abc/cpu.cfs_quota_us": "200000\n", "cpu/docker/abc/cpu.cfs_period_us": "100000\n"}, 2.0),
+    ("1:cpu,cpuacct:/\n", {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+    ("0::/\n", {}, None),
+])
+def test_a_containers_cpu_quota_lowers_the_process_count(tmp_path, own, files, quota):
+    """``docker run --cpus 1.5`` on a large host: two processes, not one per host core."""
+    for name, content in files.items():
+        (tmp_path / "cgroup" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "cgroup" / name).write_text(content)
+    (tmp_path / "self").write_text(own)
+    assert cgroup_cpu_quota(tmp_path / "cgroup", tmp_path / "self") == quota
