@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from handbook_editions import SiteError, SiteReport, build_site
 from handbook_editions.progress import Progress
-from handbook_editions.workers import JOBS_HELP
+from handbook_editions.workers import JOBS_HELP, warm_up
 
 from feedback_formats import Comment, CommentError, CommentsFileError, dump_comments, parse_comments, write_atomic
 
@@ -621,6 +621,8 @@ def _interrupt_on_sigterm() -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     """``python -m feedback_service sync [--every SEKUNDEN]``."""
+    # Sphinx loads while the export is fetched; a run with nothing to build stops it again.
+    warm_up()
     config = with_admin_token(config)
     paths = sync_paths(config, args.releases)
     if threading.current_thread() is threading.main_thread():

@@ -7,12 +7,13 @@ the MyST parser and the furo theme (the stack ``conf.py`` names). The
 handbook's own extension (``sphinx_handbook``) and ``conf.py`` are not among
 them: every build loads those afresh, so an edit to ``ext/sphinx_handbook``
 takes effect with the next build even while ``serve`` keeps running.
+
+A sync starts the warm-up before it knows whether it has anything to build;
+when it ends without a build, the imports stop at the next module.
 """
 
 import importlib
-
-import sphinx.application
-import sphinx.cmd.build
+import os
 
 STACK = (
     "sphinx.builders.html",
@@ -27,6 +28,16 @@ STACK = (
     "furo",
     "sphinx_basic_ng",
 )
+_ASKED_BY = os.getppid()
 
-for _name in (*sphinx.application.builtin_extensions, *STACK):
-    importlib.import_module(_name)
+
+def _load(name: str):
+    """Import ``name``, unless the process that asked for the warm-up has ended meanwhile."""
+    if os.getppid() != _ASKED_BY:
+        os._exit(0)
+    return importlib.import_module(name)
+
+
+_load("sphinx.cmd.build")
+for _name in (*_load("sphinx.application").builtin_extensions, *STACK):
+    _load(_name)
