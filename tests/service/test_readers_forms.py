@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+import pytest
 from bs4 import BeautifulSoup
 
-from .test_form import built, filled, form_of, site  # noqa: F401 - fixtures and helpers of the built handbook
+from .test_form import edition, filled, form_of, site  # noqa: F401 - fixtures and helpers of the built handbook
+
+
+@pytest.fixture
+def built(edition):  # noqa: F811
+    """The pages of the test handbook's edition that the service serves."""
+    return edition[1] / "2.0"
+
 
 FORM_TYPE = {"Content-Type": "application/x-www-form-urlencoded"}
 
