@@ -584,11 +584,14 @@ class Writer:
                 self._thread.start()
 
     def stop(self) -> None:
+        # Under the lock until the thread has ended: a job queued meanwhile (the
+        # notifier, the purge) must not start a second thread that takes the stop
+        # meant for this one while this one goes on writing.
         with self._lock:
             thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join(timeout=30)
+            if thread is not None:
+                self._queue.put(None)
+                thread.join(timeout=30)
 
     async def run(self, job: Job) -> Any:
         """Run ``job(conn)`` in a write transaction; returns its result once committed."""
