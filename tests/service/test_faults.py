@@ -28,10 +28,16 @@ def _sqlite_file(client) -> Path:
 def _block_write_lock(database: Path) -> Path:
     """Make the write lock impossible to open: a plain OSError, not a database error."""
     lock = database.with_name(database.name + ".writelock")
-    if lock.exists():
-        lock.unlink()
-    lock.mkdir()
-    return lock
+    # The service's own background jobs (notifier, purge) may open the lock file again
+    # between removing it and putting the directory in its place: try once more then.
+    for _ in range(100):
+        lock.unlink(missing_ok=True)
+        try:
+            lock.mkdir()
+        except FileExistsError:
+            continue
+        return lock
+    raise AssertionError(f"{lock} kept coming back")
 
 
 def test_the_writer_answers_503_on_an_os_error_and_keeps_serving(client):
