@@ -367,3 +367,36 @@ def test_an_answer_written_in_the_workspace_appears_on_the_page(page, service, i
     question = page.locator(".fb-comments > li").filter(has_text=f"{inbox.marker}: Gibt es die Vorlage")
     expect(question.locator(".fb-replies .fb-editors")).to_have_count(1)
     assert_accessible(page, "Abschnitt mit Antwort der Redaktion")
+
+
+@pytest.mark.parametrize("javascript,scheme", [(True, "light"), (True, "dark"), (False, "light")])
+def test_a_troubled_sync_is_named_on_every_workspace_page_accessibly(new_page, service, editor_name,
+                                                                   javascript, scheme):
+    from datetime import datetime, timedelta, timezone
+
+    from feedback_formats import utc_timestamp
+    from feedback_service import db, sync_status
+
+    def ago(**delta) -> str:
+        return utc_timestamp(datetime.now(timezone.utc) - timedelta(**delta))
+
+    database = db.Database(service.env["FEEDBACK_DATABASE_URL"])
+    status = sync_status.SyncStatus(owner="elsewhere:1", every=30, started=ago(hours=2),
+                                    last_success=ago(minutes=30), failures=3,
+                                    error="Der Bau der Ausgabe 2.0 ist gescheitert.")
+    with database.session() as conn:
+        db.write_meta(conn, sync_status.KEY, status.to_json())
+    try:
+        page = new_page(viewport={"width": 320, "height": 640}, color_scheme=scheme,
+                        java_script_enabled=javascript)
+        log_in(page, editor_name)
+        for path in ("/redaktion/", "/redaktion/protokoll"):
+            page.goto(path)
+            notice = page.get_by_role("alert").filter(has_text="Veröffentlichung gestört")
+            expect(notice).to_contain_text("Der Bau der Ausgabe 2.0 ist gescheitert.")
+            if javascript:  # axe-core runs as a script; without one, the page is the same HTML
+                assert_accessible(page, f"{path} mit gestörtem Abgleich bei 320 px ({scheme})")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 320
+    finally:
+        with database.session() as conn:
+            db.delete_meta(conn, sync_status.KEY)
