@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from feedback_formats import BOX_KINDS, FIELDS, FORM_TEMPLATES, KIND_LABELS, SUBMISSION_FIELDS
+from feedback_formats import BOX_KINDS, FIELDS, FORM_TEMPLATES, KIND_LABELS, PRIVACY_DOC, SUBMISSION_FIELDS
 
 from .errors import ApiError
 
@@ -26,8 +26,8 @@ API_PATH = "/api/v1/comments"
 # The fields the reader fills in; an error there links to the field.
 _VISIBLE = {field.name for field in SUBMISSION_FIELDS if field.control not in ("hidden", "honeypot")}
 _HIDDEN = [field.name for field in SUBMISSION_FIELDS if field.control == "hidden"]
-# An edition's privacy notes, as the extension names them (its feedback_privacy_doc, "datenschutz").
-PRIVACY_PAGE = "datenschutz.html"
+# An edition's privacy notes, as the extension names them by default.
+PRIVACY_PAGE = f"{PRIVACY_DOC}.html"
 
 
 def _environment() -> jinja2.Environment:

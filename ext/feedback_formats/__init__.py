@@ -14,8 +14,8 @@ Section manifest (``manifest.py``): ``MANIFEST_PATH``, ``MANIFEST_FIELDS``,
 
 Submission fields (``submission.py``): ``SUBMISSION_FIELDS``, ``FIELDS``,
 ``SubmissionField``, ``MAX_BODY``, ``MAX_TEXT``, ``MAX_AUTHOR``, ``MAX_EMAIL``,
-``MAX_REASON``, ``KINDS``, ``STATUSES``, ``BOX_KINDS``, ``DEFAULT_KIND``, ``PRIVATE_KINDS``, ``KIND_LABELS``, ``KIND_NAMES``,
-``CONSENT_VALUES``, ``HELPFUL_VALUES``, ``FORM_TEMPLATES`` (the directory of the
+``MAX_REASON``, ``KINDS``, ``STATUSES``, ``BOX_KINDS``, ``DEFAULT_KIND``, ``PRIVATE_KINDS``,
+``PRIVACY_DOC``, ``KIND_LABELS``, ``KIND_NAMES``, ``CONSENT_VALUES``, ``HELPFUL_VALUES``, ``FORM_TEMPLATES`` (the directory of the
 form's one template, ``feedback/form.html``).
 
 Files and times (``files.py``): ``write_atomic`` (temporary file, fsync, rename,
@@ -34,7 +34,8 @@ from .manifest import (
 )
 from .submission import (
     BOX_KINDS, CONSENT_VALUES, DEFAULT_KIND, FIELDS, FORM_TEMPLATES, HELPFUL_VALUES, KIND_LABELS, KIND_NAMES, KINDS,
-    MAX_AUTHOR, MAX_BODY, MAX_EMAIL, MAX_REASON, MAX_TEXT, PRIVATE_KINDS, STATUSES, SUBMISSION_FIELDS, SubmissionField,
+    MAX_AUTHOR, MAX_BODY, MAX_EMAIL, MAX_REASON, MAX_TEXT, PRIVATE_KINDS, PRIVACY_DOC, STATUSES, SUBMISSION_FIELDS,
+    SubmissionField,
 )
 
 __all__ = [
@@ -45,5 +46,5 @@ __all__ = [
     "load_manifest", "manifest_path", "parse_manifest", "write_manifest",
     "BOX_KINDS", "CONSENT_VALUES", "DEFAULT_KIND", "FIELDS", "FORM_TEMPLATES", "HELPFUL_VALUES", "KIND_LABELS",
     "KIND_NAMES", "KINDS", "MAX_AUTHOR", "MAX_BODY", "MAX_EMAIL", "MAX_REASON", "MAX_TEXT", "PRIVATE_KINDS",
-    "STATUSES", "SUBMISSION_FIELDS", "SubmissionField",
+    "PRIVACY_DOC", "STATUSES", "SUBMISSION_FIELDS", "SubmissionField",
 ]

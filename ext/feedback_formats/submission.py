@@ -33,6 +33,10 @@ KIND_LABELS = {
     "correction": "Fehler melden (nur an die Redaktion)",
     "barrier": "Barriere melden (nur an die Redaktion)",
 }
+# The document of an edition that holds the privacy notes the consent label links
+# (the extension's default feedback_privacy_doc; the service links <edition>/PRIVACY_DOC.html).
+PRIVACY_DOC = "datenschutz"
+
 # The kinds the comment box under each section offers: a public comment, or a
 # private report of an error or of an accessibility barrier; replies are comments only.
 BOX_KINDS = ("comment", "correction", "barrier")

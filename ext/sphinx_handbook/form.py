@@ -17,7 +17,7 @@ shows the confirmation the page already holds (CSS ``:target``).
 from __future__ import annotations
 
 from docutils import nodes
-from feedback_formats.submission import BOX_KINDS, DEFAULT_KIND, KIND_LABELS, SUBMISSION_FIELDS
+from feedback_formats.submission import BOX_KINDS, DEFAULT_KIND, KIND_LABELS, PRIVACY_DOC, SUBMISSION_FIELDS
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
@@ -153,7 +153,7 @@ def setup_form(app: Sphinx) -> None:
                          description="Adresse des Feedback-Dienstes; leer heißt: derselbe Server wie die Seiten")
     app.add_config_value("feedback_site_path", "/", "html", types=frozenset({str}),
                          description="URL-Pfad, unter dem diese Ausgabe erscheint, etwa /2.0/")
-    app.add_config_value("feedback_privacy_doc", "datenschutz", "html", types=frozenset({str}),
+    app.add_config_value("feedback_privacy_doc", PRIVACY_DOC, "html", types=frozenset({str}),
                          description="Dokument mit der Datenschutzerklärung, verlinkt an der Einwilligung")
     app.connect("config-inited", _check_config)
     app.connect("builder-inited", _add_assets)
