@@ -180,13 +180,7 @@ async def post_comment(request: Request) -> Response:
             submission, client_address(request), service.limiter, idempotency, service.config.secret,
             service.config.notifications,
         )
-        try:
-            status, answer = await service.writer.run(job)
-        except db.IntegrityError:
-            if idempotency is None:
-                raise
-            # The same key was committed by a concurrent request meanwhile: replay it.
-            status, answer = await service.writer.run(job)
+        status, answer = await service.writer.run(job)
         service.notifier.submitted()
     except (ApiError, ValidationFailed) as exc:
         if not is_form:

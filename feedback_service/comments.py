@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from .ratelimit import RateLimiter, client_network
 from .validation import Submission
 
 MAX_IDEMPOTENCY_KEY = 200
+# Visible ASCII, "!" to "~".
+_IDEMPOTENCY_KEY = re.compile(r"[!-~]{1,%d}" % MAX_IDEMPOTENCY_KEY)
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,7 @@ class IdempotencyKey:
     def from_header(cls, value: str | None) -> IdempotencyKey | None:
         if value is None:
             return None
-        if not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY or not all(
-            "!" <= char <= "~" for char in value
-        ):
+        if _IDEMPOTENCY_KEY.fullmatch(value) is None:
             raise ApiError(
                 400, "invalid_idempotency_key",
                 f"Der Idempotency-Key muss 1 bis {MAX_IDEMPOTENCY_KEY} sichtbare ASCII-Zeichen "
@@ -65,13 +66,38 @@ def create_job(
     secret: str,
     notifications: Notifications,
 ) -> Callable[[db.Connection], tuple[int, dict]]:
-    """The write transaction of one new comment: ``(status, answer)``."""
+    """The write transaction of one new comment: ``(status, answer)``.
+
+    Everything that needs no database (digests, the id, the row) is made here,
+    by the caller, so that the job holds the write turn only for its statements.
+    """
+    fingerprint = request_hash(submission)
+    answer = _accepted(secret, new_comment_id())
+    claim = None if idempotency is None else (
+        idempotency.lookup(secret, address), fingerprint, 202,
+        json.dumps({"id": answer["id"], "status": answer["status"]}),
+    )
+    client = limiter.client_key(address) if limiter.limit is not None else None
+    now = utc_timestamp()
+    row = {
+        "id": answer["id"],
+        "section": submission.section,
+        "version": submission.version,
+        "kind": submission.kind,
+        "status": "pending",
+        "author": submission.author,
+        "email": submission.email,
+        "text": submission.text,
+        "reply_to": submission.reply_to,
+        "created": now,
+        "status_changed": now,
+        "delete_token_hash": hash_token(answer["delete_token"]),
+    }
 
     def job(conn: db.Connection) -> tuple[int, dict]:
-        fingerprint = request_hash(submission)
-        lookup = idempotency.lookup(secret, address) if idempotency is not None else None
-        if lookup is not None:
-            earlier = db.find_idempotent_answer(conn, lookup)
+        if claim is not None:
+            # Claimed first, in the job's savepoint: a refusal below takes the claim back.
+            earlier = db.claim_idempotency_key(conn, *claim, int(time.time() * 1000))
             if earlier is not None:
                 if earlier["request_hash"] != fingerprint:
                     raise ApiError(
@@ -93,28 +119,10 @@ def create_job(
                     "Der Kommentar, auf den Sie antworten, existiert nicht.",
                     "reply_to",
                 )])
-        limiter.admit(conn, address)
-        answer = _accepted(secret, new_comment_id())
-        now = utc_timestamp()
-        row = {
-            "id": answer["id"],
-            "section": submission.section,
-            "version": submission.version,
-            "kind": submission.kind,
-            "status": "pending",
-            "author": submission.author,
-            "email": submission.email,
-            "text": submission.text,
-            "reply_to": submission.reply_to,
-            "created": now,
-            "status_changed": now,
-            "delete_token_hash": hash_token(answer["delete_token"]),
-        }
+        if client is not None:
+            limiter.admit_client(conn, client)
         db.insert_comment(conn, row)
         notify.submission_created(conn, row, submission.notify, notifications)
-        if lookup is not None:
-            stored = json.dumps({"id": answer["id"], "status": answer["status"]})
-            db.store_idempotent_answer(conn, lookup, fingerprint, 202, stored, int(time.time() * 1000))
         return 202, answer
 
     return job

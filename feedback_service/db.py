@@ -4,11 +4,12 @@ One query layer serves both databases: SQL is written once with ``?``
 placeholders and rows come back as dicts. SQLite runs in WAL mode with
 ``synchronous=FULL``, so a committed comment survives a crash of the process
 and of the machine. All writes of a service process go through one
-:class:`Writer` thread that commits several requests together (group commit)
-and answers each only after its transaction is durable: it syncs the
-write-ahead log itself, after its turn at the file (``synchronous=NORMAL`` on
-its connection), so that the processes of one service sync side by side
-instead of one after the other. A commit that changed
+:class:`Writer`: a thread that commits several requests together (group
+commit) and a second one that makes them durable and only then answers each:
+it syncs the write-ahead log itself, after the turn at the file
+(``synchronous=NORMAL`` on the writer's connection), so that the processes of
+one service sync side by side instead of one after the other, and the next
+batch is committed while the last one is being synced. A commit that changed
 what the site shows wakes the sync (:mod:`feedback_service.wakeup`).
 """
 
@@ -429,26 +430,41 @@ class Database:
         """
         if conn.publishes:
             conn.publishes = False
-            if self.dialect == "sqlite":
-                wakeup.ring(self.url)
+            self.announce()
+
+    def write_lock_path(self) -> str:
+        return self.url[len("sqlite:///"):] + ".writelock"
 
     @contextmanager
-    def write_turn(self) -> Iterator[None]:
+    def write_turn(self, handle: int | None = None) -> Iterator[None]:
         """Wait for this process's turn to write (SQLite, several processes).
 
         SQLite's own busy handler polls with growing sleeps, which under load
-        costs whole seconds; a blocking file lock hands over at once.
+        costs whole seconds; a blocking file lock hands over at once. ``handle``
+        is the lock file opened by the caller, who keeps it for many turns
+        (the :class:`Writer`); without it the file is opened for this turn.
+        A lock belongs to an open file, so two threads must not share one.
         """
         if self.dialect != "sqlite":
             yield
             return
-        path = self.sqlite_path.with_name(self.sqlite_path.name + ".writelock")
-        with open(path, "a+b") as handle:
+        own = handle is None
+        if own:
+            handle = os.open(self.write_lock_path(), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+        finally:
+            if own:
+                os.close(handle)
+
+    def announce(self) -> None:
+        """Wake the sync: a durable commit changed what is published (SQLite; PostgreSQL notifies)."""
+        if self.dialect == "sqlite":
+            wakeup.ring(self.url)
 
     @contextmanager
     def transaction(self, conn: Connection, write: bool = True) -> Iterator[Connection]:
@@ -559,39 +575,46 @@ Job = Callable[[Connection], Any]
 
 
 class Writer:
-    """The one thread of a process that writes; commits queued jobs together.
+    """The two threads of a process that write: one commits, one makes commits durable.
 
-    Each job runs inside its own savepoint, so a job that fails leaves the
-    others of its batch intact; the batch is committed once, and only when
-    the commit is durable is any of its callers answered. A commit (or sync)
-    that fails fails every job in it.
+    The committing thread takes queued jobs together (group commit), each
+    inside its own savepoint, so a job that fails leaves the others of its
+    batch intact; the batch is committed once. The syncing thread then
+    flushes the write-ahead log (SQLite) for every batch committed so far and
+    only then answers their callers and wakes the sync; meanwhile the next
+    batch is already being committed. A commit or a flush that fails fails
+    every job in it.
     """
 
     MAX_BATCH = 64
 
     def __init__(self, db: Database):
         self.db = db
-        self._queue: queue.Queue = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._committed: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: tuple[threading.Thread, threading.Thread] | None = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="feedback-writer", daemon=True
+            if self._threads is None or not all(thread.is_alive() for thread in self._threads):
+                self._threads = (
+                    threading.Thread(target=self._run, name="feedback-writer", daemon=True),
+                    threading.Thread(target=self._sync, name="feedback-writer-sync", daemon=True),
                 )
-                self._thread.start()
+                for thread in self._threads:
+                    thread.start()
 
     def stop(self) -> None:
-        # Under the lock until the thread has ended: a job queued meanwhile (the
-        # notifier, the purge) must not start a second thread that takes the stop
+        # Under the lock until the threads have ended: a job queued meanwhile (the
+        # notifier, the purge) must not start a second writer that takes the stop
         # meant for this one while this one goes on writing.
         with self._lock:
-            thread, self._thread = self._thread, None
-            if thread is not None:
-                self._queue.put(None)
-                thread.join(timeout=30)
+            threads, self._threads = self._threads, None
+            if threads is not None:
+                self._queue.put(None)  # the committer passes it on to the syncer
+                for thread in threads:
+                    thread.join(timeout=30)
 
     async def run(self, job: Job) -> Any:
         """Run ``job(conn)`` in a write transaction; returns its result once committed."""
@@ -601,54 +624,94 @@ class Writer:
         self._queue.put((job, future, loop))
         return await future
 
+    def _take_batch(self) -> tuple[list, bool]:
+        """The next jobs (waits for the first); True as well when a stop came with them."""
+        first = self._queue.get()
+        if first is None:
+            return [], True
+        batch = [first]
+        while len(batch) < self.MAX_BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
     def _run(self) -> None:
         conn: Connection | None = None
+        lock: int | None = None
+        stopping = False
+        try:
+            while not stopping:
+                batch, stopping = self._take_batch()
+                if not batch:
+                    break
+                publishes = False
+                try:
+                    self.db.check_file()
+                    if conn is None:
+                        conn = self.db.connect()
+                        if conn.dialect == "sqlite":
+                            # The commit only writes the log; the syncing thread flushes it.
+                            conn.execute("PRAGMA synchronous=NORMAL")
+                            lock = os.open(self.db.write_lock_path(), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                    with self.db.write_turn(lock):
+                        outcomes = self._run_batch(conn, batch)
+                    publishes, conn.publishes = conn.publishes, False
+                except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure
+                    # Whatever went wrong (a locked or vanished file, too many open files, a
+                    # bug), this batch's callers get an answer and the thread keeps serving.
+                    if not isinstance(exc, DatabaseError):
+                        log.error("write failed: %s: %s", type(exc).__name__, exc)
+                        exc = DatabaseError(f"{type(exc).__name__}: {exc}")
+                    conn, lock = _close(conn, lock)
+                    outcomes = [(False, exc)] * len(batch)
+                self._committed.put((batch, outcomes, publishes))
+        finally:
+            _close(conn, lock)
+            self._committed.put(None)
+
+    def _sync(self) -> None:
+        """Flush the log once for all batches committed meanwhile, then answer their callers."""
         stopping = False
         while not stopping:
-            first = self._queue.get()
+            first = self._committed.get()
             if first is None:
                 break
-            batch = [first]
-            while len(batch) < self.MAX_BATCH:
+            done = [first]
+            while True:
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._committed.get_nowait()
                 except queue.Empty:
                     break
                 if item is None:
                     stopping = True
                     break
-                batch.append(item)
-            try:
-                self.db.check_file()
-                if conn is None:
-                    conn = self.db.connect()
-                    if conn.dialect == "sqlite":
-                        # The commit only writes the log; it is synced below, outside the turn.
-                        conn.execute("PRAGMA synchronous=NORMAL")
-                with self.db.write_turn():
-                    outcomes = self._run_batch(conn, batch)
-                if any(ok for ok, _ in outcomes):
+                done.append(item)
+            failure: DatabaseError | None = None
+            if any(ok for _, outcomes, _ in done for ok, _ in outcomes):
+                try:
                     self.db.sync_log()
+                except Exception as exc:  # noqa: BLE001 - an answer for every caller, whatever failed
+                    failure = exc if isinstance(exc, DatabaseError) else DatabaseError(f"{type(exc).__name__}: {exc}")
+            if failure is None and any(publishes for _, _, publishes in done):
                 # Only what is durable may reach the published site.
-                self.db.committed(conn)
-            except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure
-                # Whatever went wrong (a locked or vanished file, too many open files, a
-                # bug), this batch's callers get an answer and the thread keeps serving.
-                if not isinstance(exc, DatabaseError):
-                    log.error("write failed: %s: %s", type(exc).__name__, exc)
-                    exc = DatabaseError(f"{type(exc).__name__}: {exc}")
-                if conn is not None:
-                    conn.close()
-                conn = None
-                outcomes = [(False, exc)] * len(batch)
-            # One wake-up of each event loop per batch, not one per job.
+                self.db.announce()
+            # One wake-up of each event loop per round, not one per job.
             settled: dict[asyncio.AbstractEventLoop, list] = {}
-            for (_, future, loop), outcome in zip(batch, outcomes):
-                settled.setdefault(loop, []).append((future, outcome))
+            for batch, outcomes, _ in done:
+                for (_, future, loop), outcome in zip(batch, outcomes):
+                    if failure is not None and outcome[0]:
+                        outcome = (False, failure)
+                    settled.setdefault(loop, []).append((future, outcome))
             for loop, results in settled.items():
-                loop.call_soon_threadsafe(_settle_all, results)
-        if conn is not None:
-            conn.close()
+                try:
+                    loop.call_soon_threadsafe(_settle_all, results)
+                except RuntimeError:  # the caller's loop has closed: nobody waits any more
+                    pass
 
     def _run_batch(self, conn: Connection, batch: list) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
@@ -672,6 +735,15 @@ class Writer:
             _rollback(conn)
             raise
         return outcomes
+
+
+def _close(conn: Connection | None, lock: int | None) -> tuple[None, None]:
+    """Close the writer's connection and its lock file."""
+    if conn is not None:
+        conn.close()
+    if lock is not None:
+        os.close(lock)
+    return None, None
 
 
 def _settle_all(results: list[tuple[asyncio.Future, tuple[bool, Any]]]) -> None:
@@ -807,14 +879,22 @@ def find_idempotent_answer(conn: Connection, key_hash: str) -> dict | None:
     )
 
 
-def store_idempotent_answer(
+def claim_idempotency_key(
     conn: Connection, key_hash: str, request_hash: str, status: int, body: str, now: int
-) -> None:
-    conn.execute(
+) -> dict | None:
+    """Store the answer under ``key_hash``; None if it was new, else the answer stored earlier.
+
+    One statement in the usual case (a new key). On PostgreSQL a concurrent
+    transaction holding the same key makes this one wait for its outcome.
+    """
+    cursor = conn.execute(
         "INSERT INTO idempotency_keys (key_hash, request_hash, status, body, created) "
-        "VALUES (?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (key_hash) DO NOTHING",
         (key_hash, request_hash, status, body, now),
     )
+    if cursor.rowcount == 1:
+        return None
+    return find_idempotent_answer(conn, key_hash)
 
 
 def lock_rate_client(conn: Connection, client: str) -> None:

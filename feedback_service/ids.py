@@ -25,7 +25,7 @@ def new_comment_id() -> str:
 
 
 def keyed_digest(secret: str, purpose: bytes, value: str) -> str:
-    return hmac.new(secret.encode(), purpose + b"\0" + value.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode(), purpose + b"\0" + value.encode(), "sha256").hex()
 
 
 def delete_token(secret: str, comment_id: str) -> str:

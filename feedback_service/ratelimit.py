@@ -17,7 +17,6 @@ leaves it: ``X-Forwarded-For`` counts only when the direct peer is one of
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import ipaddress
 import math
@@ -58,8 +57,10 @@ def client_network(address: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def _daily_key(secret: str, day: str) -> bytes:
-    return hmac.new(secret.encode(), b"rate-limit\0" + day.encode(), hashlib.sha256).digest()
+def _daily_key(secret: str, day: int) -> bytes:
+    """The key of UTC day ``day`` (days since 1970-01-01), derived from the server secret."""
+    date = datetime.fromtimestamp(day * 86400, timezone.utc).strftime("%Y-%m-%d")
+    return hmac.digest(secret.encode(), b"rate-limit\0" + date.encode(), "sha256")
 
 
 def _retry_after(seconds: float, message: str) -> ApiError:
@@ -76,11 +77,10 @@ class RateLimiter:
 
     def client_key(self, address: str, scope: str = "") -> str:
         """The client's name for today; each ``scope`` (comments: none) counts on its own."""
-        day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
         network = client_network(address).encode()
         if scope:
             network = scope.encode() + b"\0" + network
-        return hmac.new(_daily_key(self._secret, day), network, hashlib.sha256).hexdigest()
+        return hmac.digest(_daily_key(self._secret, int(time.time() // 86400)), network, "sha256").hex()
 
     def admit(self, conn: db.Connection, address: str, scope: str = "") -> None:
         """Count one new submission of ``address``; ApiError 429 when over the limit.
@@ -88,10 +88,14 @@ class RateLimiter:
         Comments count without a scope; ratings (scope ``ratings``) have a
         window of their own, so rating pages never use up a reader's comments.
         """
+        if self.limit is not None:
+            self.admit_client(conn, self.client_key(address, scope), scope)
+
+    def admit_client(self, conn: db.Connection, client: str, scope: str = "") -> None:
+        """:meth:`admit` for a client named by :meth:`client_key` already (outside the write turn)."""
         if self.limit is None:
             return
         count, seconds = self.limit
-        client = self.client_key(address, scope)
         now_ms = int(time.time() * 1000)
         window_ms = seconds * 1000
         db.lock_rate_client(conn, client)

@@ -8,6 +8,7 @@ the extension's form and these checks cannot drift apart.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from typing import Annotated, Any, Literal
@@ -66,6 +67,8 @@ _INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u20
 
 def is_blank(value: str) -> bool:
     """Nothing visible: only whitespace and format characters."""
+    if value.isascii():  # ASCII has no format characters
+        return not value or value.isspace()
     return all(char.isspace() or unicodedata.category(char) == "Cf" for char in value)
 
 
@@ -93,7 +96,7 @@ def _cleaned(multiline: bool):
         if multiline:
             value = _INVISIBLE.sub("", value)
             return "" if is_blank(value) else value
-        if any(unicodedata.category(char) == "Cf" for char in value):
+        if not value.isascii() and any(unicodedata.category(char) == "Cf" for char in value):
             raise invalid(
                 "format_characters",
                 f"Das Feld „{title}“ enthält unsichtbare Zeichen (etwa zur Schreibrichtung oder "
@@ -151,10 +154,14 @@ def _letters(name: str) -> str:
     return "".join(char for char in unicodedata.normalize("NFKC", name).casefold() if char.isalnum())
 
 
+@functools.lru_cache(maxsize=8)
+def _reserved(team: str) -> frozenset[str]:
+    return frozenset({*RESERVED_NAMES, _letters(team)} - {""})
+
+
 def _not_the_editors(author: str, info: ValidationInfo) -> str:
     team = (info.context or {}).get("editors_name") or ""
-    reserved = {*RESERVED_NAMES, _letters(team)} - {""}
-    if author and _letters(author) in reserved:
+    if author and _letters(author) in _reserved(team):
         raise invalid("reserved_name", "Dieser Name ist den Antworten der Redaktion vorbehalten. "
                       "Bitte wählen Sie einen anderen Namen oder lassen Sie das Feld leer.")
     return author

@@ -40,16 +40,23 @@ def _block_write_lock(database: Path) -> Path:
     raise AssertionError(f"{lock} kept coming back")
 
 
-def test_the_writer_answers_503_on_an_os_error_and_keeps_serving(client):
-    database = _sqlite_file(client)
+def test_the_writer_answers_503_on_an_os_error_and_keeps_serving(client, monkeypatch):
+    """A plain OSError in the writer (here: no file descriptor left), not a database error."""
+    from feedback_service import db
+
     assert submit(client).status_code == 202
-    lock = _block_write_lock(database)
+    real_turn = db.Database.write_turn
+
+    def exhausted(database, handle=None):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(db.Database, "write_turn", exhausted)
     failed = submit(client, text="Während die Sperrdatei klemmt")
     assert failed.status_code == 503, failed.text
     assert failed.json()["error"]["code"] == "database_unavailable"
     assert "Retry-After" in failed.headers
     assert client.get("/api/v1/health").status_code == 503
-    lock.rmdir()
+    monkeypatch.setattr(db.Database, "write_turn", real_turn)
     recovered = submit(client, text="Danach wieder angenommen")
     assert recovered.status_code == 202, recovered.text
     assert client.get("/api/v1/health").status_code == 200
@@ -172,7 +179,7 @@ def test_sigterm_stops_a_service_whose_writes_fail(site_dir, tmp_path):
 
     try:
         wait_for(healthy, timeout=30)
-        _block_write_lock(database)
+        database.rename(database.with_name("weggeraeumt.sqlite3"))  # every write now fails
         answer = httpx.post(f"{url}/api/v1/comments", json=VALID, timeout=10)
         assert answer.status_code == 503
         started = time.monotonic()
