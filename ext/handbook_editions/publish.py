@@ -10,8 +10,10 @@
         .readers.lock      the tree's readers lock (empty; never served)
     <out>/../.site/<stamp>/    the published trees <out> has pointed to
 
-A failed build publishes nothing: readers keep the last published site exactly
-as it was. A published tree is never changed, so an answer served from one
+A new tree shares every file that did not change with the tree before it
+(hard links; see :class:`_Placer`), so publishing after a sync writes only
+the pages the sync rebuilt. A failed build publishes nothing: readers keep
+the last published site exactly as it was. A published tree is never changed, so an answer served from one
 tree is whole as long as that tree stays; publishing often must not pull a
 tree away under a reader:
 
@@ -71,12 +73,16 @@ def publish(out: Path, releases: list[Release], built: dict[str, tuple[Path, Pat
     store.mkdir(parents=True, exist_ok=True)
     tree = store / f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     staging = Path(f"{tree}{STAGING}")
+    previous = _target(out)
+    place = _Placer(staging, previous)
     for release in releases:
         html, pdf = built[release.version]
         target = staging / release.version
-        shutil.copytree(html, target, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
-        shutil.copy2(pdf, target / PDF_NAME)
-    shutil.copytree(staging / releases[0].version, staging / "latest")
+        shutil.copytree(html, target, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"),
+                        copy_function=place)
+        place(str(pdf), str(target / PDF_NAME))
+    # latest/ shares the newest edition's files; the pages whose forms change get their own.
+    shutil.copytree(staging / releases[0].version, staging / "latest", copy_function=_link_or_copy)
     return_to_latest(staging / "latest", releases[0].version)
     versions = {
         "latest": releases[0].version,
@@ -90,7 +96,6 @@ def publish(out: Path, releases: list[Release], built: dict[str, tuple[Path, Pat
     (staging / "index.html").write_text(REDIRECT, encoding="utf-8")
     (staging / READERS_LOCK).touch()
     staging.rename(tree)
-    previous = _target(out)
 
     link = out.with_name(f".{out.name}.{os.getpid()}.link")
     link.unlink(missing_ok=True)
@@ -115,7 +120,46 @@ def return_to_latest(latest: Path, version: str) -> None:
     for page in latest.rglob("*.html"):
         html = page.read_bytes()
         if built in html:
+            page.unlink()  # it may share its file with the edition's page: never write through
             page.write_bytes(html.replace(built, published))
+
+
+class _Placer:
+    """Puts a built file into the tree being assembled, sharing the previous tree's copy when unchanged.
+
+    Published trees are never written to, so a file whose build output has
+    the size and modification time of the previous tree's copy (``copy2``
+    keeps the time) is that copy: a hard link to it costs no copying, and a
+    sync that changed a few pages writes only those. Anything else is copied.
+    """
+
+    def __init__(self, staging: Path, previous: Path | None):
+        self.staging = str(staging)
+        self.previous = str(previous) if previous is not None else None
+
+    def __call__(self, source: str, destination: str) -> str:
+        if self.previous is not None:
+            earlier = os.path.join(self.previous, os.path.relpath(destination, self.staging))
+            try:
+                new, old = os.stat(source), os.stat(earlier)
+            except OSError:
+                pass
+            else:
+                if (new.st_size, new.st_mtime_ns) == (old.st_size, old.st_mtime_ns):
+                    try:
+                        os.link(earlier, destination)
+                        return destination
+                    except OSError:
+                        pass  # a file system without hard links: copy
+        return shutil.copy2(source, destination)
+
+
+def _link_or_copy(source: str, destination: str) -> str:
+    try:
+        os.link(source, destination)
+        return destination
+    except OSError:
+        return shutil.copy2(source, destination)
 
 
 def _target(out: Path) -> Path | None:

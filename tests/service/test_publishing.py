@@ -225,3 +225,37 @@ def test_publish_never_prunes_the_tree_the_site_points_to(tmp_path):
     trees = [editions.publish() for _ in range(4)]
     assert [tree.exists() for tree in trees] == [False, False, True, True]
     assert editions.site.resolve() == trees[-1]
+
+
+def test_a_publish_shares_what_did_not_change_and_never_writes_into_a_published_tree(tmp_path):
+    """After a sync only the rebuilt pages are written anew; every published tree keeps its content."""
+    html = tmp_path / "build" / "2.0"
+    write_manifest(html, "2.0", SECTIONS_20)
+    form = b'<form><input type="hidden" name="return_to" value="/2.0/kapitel-03/index.html"></form>'
+    (html / "kapitel-03").mkdir(parents=True)
+    (html / "kapitel-03" / "index.html").write_bytes(b"<p>Kapitel 3</p>" + form)
+    (html / "impressum.html").write_bytes(b"<p>Impressum</p>")
+    pdf = tmp_path / "build" / "2.0.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    releases = [Release("2.0", "2026-11-01", "v2.0", "Ausgabe 2.0")]
+    site = tmp_path / "site"
+    first = publish(site, releases, {"2.0": (html, pdf)})
+
+    # The sync rebuilds one page (a new comment under it); the rest stays as built.
+    (html / "kapitel-03" / "index.html").write_bytes(b"<p>Kapitel 3, mit Kommentar</p>" + form)
+    second = publish(site, releases, {"2.0": (html, pdf)})
+
+    def inode(tree: Path, name: str) -> int:
+        return (tree / name).stat().st_ino
+
+    for unchanged in ("2.0/impressum.html", "2.0/kochbuch-egovernment.pdf", "2.0/_feedback/sections.json"):
+        assert inode(first, unchanged) == inode(second, unchanged), f"{unchanged} was copied again"
+    assert inode(second, "latest/impressum.html") == inode(second, "2.0/impressum.html")
+    assert inode(first, "2.0/kapitel-03/index.html") != inode(second, "2.0/kapitel-03/index.html")
+    # The tree published first still shows what it showed, and latest/ has its own forms.
+    assert (first / "2.0" / "kapitel-03" / "index.html").read_bytes().startswith(b"<p>Kapitel 3</p>")
+    assert (second / "2.0" / "kapitel-03" / "index.html").read_bytes().startswith(b"<p>Kapitel 3, mit Kommentar")
+    assert b'value="/2.0/kapitel-03/' in (second / "2.0" / "kapitel-03" / "index.html").read_bytes()
+    latest = (second / "latest" / "kapitel-03" / "index.html").read_bytes()
+    assert b'value="/latest/kapitel-03/' in latest and b"mit Kommentar" in latest
+    assert b'value="/latest/' in (first / "latest" / "kapitel-03" / "index.html").read_bytes()
