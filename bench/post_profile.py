@@ -34,8 +34,8 @@ from pathlib import Path
 
 from feedback_formats import Manifest, ManifestEntry, write_manifest
 
-SECTION = "bench-post"
-TEXT = "Ein Kommentar zum Abschnitt, mit etwas Text, wie ihn Leser schreiben. Danke!"
+from .service_bench import SECTION_POST as SECTION
+from .service_bench import TEXT
 
 
 def _prepare(work: Path) -> None:

@@ -433,7 +433,7 @@ class Database:
             self.announce()
 
     def write_lock_path(self) -> str:
-        return self.url[len("sqlite:///"):] + ".writelock"
+        return f"{self.sqlite_path}.writelock"
 
     @contextmanager
     def write_turn(self, handle: int | None = None) -> Iterator[None]:
@@ -624,29 +624,13 @@ class Writer:
         self._queue.put((job, future, loop))
         return await future
 
-    def _take_batch(self) -> tuple[list, bool]:
-        """The next jobs (waits for the first); True as well when a stop came with them."""
-        first = self._queue.get()
-        if first is None:
-            return [], True
-        batch = [first]
-        while len(batch) < self.MAX_BATCH:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is None:
-                return batch, True
-            batch.append(item)
-        return batch, False
-
     def _run(self) -> None:
         conn: Connection | None = None
         lock: int | None = None
         stopping = False
         try:
             while not stopping:
-                batch, stopping = self._take_batch()
+                batch, stopping = _drain(self._queue, self.MAX_BATCH)
                 if not batch:
                     break
                 publishes = False
@@ -678,19 +662,9 @@ class Writer:
         """Flush the log once for all batches committed meanwhile, then answer their callers."""
         stopping = False
         while not stopping:
-            first = self._committed.get()
-            if first is None:
+            done, stopping = _drain(self._committed)
+            if not done:
                 break
-            done = [first]
-            while True:
-                try:
-                    item = self._committed.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stopping = True
-                    break
-                done.append(item)
             failure: DatabaseError | None = None
             if any(ok for _, outcomes, _ in done for ok, _ in outcomes):
                 try:
@@ -735,6 +709,23 @@ class Writer:
             _rollback(conn)
             raise
         return outcomes
+
+
+def _drain(source: queue.SimpleQueue, limit: int | None = None) -> tuple[list, bool]:
+    """Waits for the first item, then takes what else is there (up to ``limit``); True once a stop (None) came."""
+    first = source.get()
+    if first is None:
+        return [], True
+    items = [first]
+    while limit is None or len(items) < limit:
+        try:
+            item = source.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            return items, True
+        items.append(item)
+    return items, False
 
 
 def _close(conn: Connection | None, lock: int | None) -> tuple[None, None]:

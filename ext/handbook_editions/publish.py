@@ -13,8 +13,8 @@
 A new tree shares every file that did not change with the tree before it
 (hard links; see :class:`_Placer`), so publishing after a sync writes only
 the pages the sync rebuilt. A failed build publishes nothing: readers keep
-the last published site exactly as it was. A published tree is never changed, so an answer served from one
-tree is whole as long as that tree stays; publishing often must not pull a
+the last published site exactly as it was. A published tree is never
+changed, so an answer served from one tree is whole as long as that tree stays; publishing often must not pull a
 tree away under a reader:
 
 - A reader (the service's ``SiteFiles``) resolves ``<out>`` once per request
@@ -145,21 +145,22 @@ class _Placer:
             except OSError:
                 pass
             else:
-                if (new.st_size, new.st_mtime_ns) == (old.st_size, old.st_mtime_ns):
-                    try:
-                        os.link(earlier, destination)
-                        return destination
-                    except OSError:
-                        pass  # a file system without hard links: copy
+                if (new.st_size, new.st_mtime_ns) == (old.st_size, old.st_mtime_ns) and _linked(earlier, destination):
+                    return destination
         return shutil.copy2(source, destination)
+
+
+def _linked(source: str, destination: str) -> bool:
+    """Hard-link ``destination`` to ``source``; False where the file system cannot (then copy)."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        return False
+    return True
 
 
 def _link_or_copy(source: str, destination: str) -> str:
-    try:
-        os.link(source, destination)
-        return destination
-    except OSError:
-        return shutil.copy2(source, destination)
+    return destination if _linked(source, destination) else shutil.copy2(source, destination)
 
 
 def _target(out: Path) -> Path | None:
