@@ -47,6 +47,10 @@ class SectionCatalog:
                     self._checked = now
         return self._editions
 
+    def is_published(self, section: str) -> bool:
+        """The section is in at least one edition."""
+        return any(section in sections for sections in self.editions().values())
+
     def docs(self) -> dict[str, frozenset[str]]:
         """``{version: docnames}``: the pages of each edition that have commentable sections."""
         self.editions()

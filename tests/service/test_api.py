@@ -681,6 +681,34 @@ def test_a_sections_comments_are_revalidated_and_fresh_in_every_process_after_an
     assert reader.get(url, headers={"If-None-Match": f'"x", W/{after.headers["ETag"]}'}).status_code == 304
 
 
+def test_the_plain_read_of_a_sections_comments_answers_as_the_whole_app_does(client, monkeypatch):
+    """Readers' pages read without an Origin header and take the fast lane; its answer is the app's own."""
+    from feedback_service.app import PublicCommentsLane
+
+    taken = []
+    lane = PublicCommentsLane._answer
+    monkeypatch.setattr(PublicCommentsLane, "_answer", lambda self, scope: taken.append(lane(self, scope)) or taken[-1])
+    approve(client, submit(client).json()["id"])
+    url = "/api/v1/comments?section=qualitaetskultur"
+    same_origin = {"Origin": "http://testserver"}  # the same read through the whole app
+    plain, whole = client.get(url), client.get(url, headers=same_origin)
+    assert plain.status_code == whole.status_code == 200
+    assert plain.headers.raw == whole.headers.raw
+    assert plain.content == whole.content and len(plain.json()["comments"]) == 1
+    tag = {"If-None-Match": plain.headers["ETag"]}
+    unchanged, whole_unchanged = client.get(url, headers=tag), client.get(url, headers={**tag, **same_origin})
+    assert unchanged.status_code == whole_unchanged.status_code == 304
+    assert unchanged.headers.raw == whole_unchanged.headers.raw and unchanged.content == b""
+    sqlite = client.app.state.service.db.dialect == "sqlite"
+    assert [answer is not None for answer in taken] == [sqlite, False, sqlite, False]
+    # What the lane does not take, the app answers as always.
+    assert_error(client.get("/api/v1/comments?section=gibt-es-nicht"), 422, "unknown_section", "section")
+    assert_error(client.get("/api/v1/comments?section="), 422, "section_required", "section")
+    assert client.get(url + "&section=registermodernisierung").json() == {"comments": []}
+    assert client.head(url).status_code == 200
+    assert not any(taken[4:])
+
+
 # -- Barrier reports, delete tokens across instances ------------------------------------------
 
 def test_barrier_report_needs_no_consent_and_is_never_published(client):
