@@ -9,23 +9,65 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
+import os
+import threading
 import time
 
 # RFC 4648's base-32 digits spelt as Crockford's.
 _CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 
 
+class _RandomPool:
+    """Bytes from ``os.urandom``, fetched a few KiB at a time.
+
+    ``os.urandom`` lets go of the interpreter lock for its system call, and
+    under load a request's thread then waits for the writer's threads to hand
+    it back; one call per few hundred ids instead of one per id. A forked child
+    starts with an empty pool, so it never hands out its parent's bytes.
+    """
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._pool, self._used = b"", 0
+
+    def take(self, count: int) -> bytes:
+        with self._lock:
+            if self._used + count > len(self._pool):
+                self._pool, self._used = os.urandom(max(self.SIZE, count)), 0
+            start, self._used = self._used, self._used + count
+            return self._pool[start:self._used]
+
+
+_random = _RandomPool()
+
+
 def new_comment_id() -> str:
     """``c_`` + 26 Crockford base-32 digits: 48 bits of milliseconds, 80 random bits."""
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    value = (int(time.time() * 1000) << 80) | int.from_bytes(_random.take(10), "big")
     # 26 digits are 130 bits: two leading zero bits, the 128 of the value; 17 bytes hold them.
     digits = base64.b32encode((value << 6).to_bytes(17, "big"))[:26]
     return "c_" + digits.translate(_CROCKFORD).decode("ascii")
 
 
 def keyed_digest(secret: str, purpose: bytes, value: str) -> str:
-    return hmac.digest(secret.encode(), purpose + b"\0" + value.encode(), "sha256").hex()
+    return hmac_sha256(secret.encode(), purpose + b"\0" + value.encode()).hex()
+
+
+def hmac_sha256(key: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256 that keeps the interpreter lock.
+
+    ``hmac.digest`` lets go of it around every call, however short the message;
+    in a request's thread, under load, each call then waits for the writer's
+    threads (over 100 µs instead of under 2 µs). ``hmac.new`` lets go only for
+    long messages.
+    """
+    return hmac.new(key, message, hashlib.sha256).digest()
 
 
 def delete_token(secret: str, comment_id: str) -> str:

@@ -17,7 +17,6 @@ leaves it: ``X-Forwarded-For`` counts only when the direct peer is one of
 from __future__ import annotations
 
 import functools
-import hmac
 import ipaddress
 import math
 import time
@@ -25,6 +24,7 @@ from datetime import datetime, timezone
 
 from . import db
 from .errors import ApiError
+from .ids import hmac_sha256
 
 IPV6_PREFIX = 64
 # What a scope's 429 says there were too many of.
@@ -60,7 +60,7 @@ def client_network(address: str) -> str:
 def _daily_key(secret: str, day: int) -> bytes:
     """The key of UTC day ``day`` (days since 1970-01-01), derived from the server secret."""
     date = datetime.fromtimestamp(day * 86400, timezone.utc).strftime("%Y-%m-%d")
-    return hmac.digest(secret.encode(), b"rate-limit\0" + date.encode(), "sha256")
+    return hmac_sha256(secret.encode(), b"rate-limit\0" + date.encode())
 
 
 def _retry_after(seconds: float, message: str) -> ApiError:
@@ -80,7 +80,7 @@ class RateLimiter:
         network = client_network(address).encode()
         if scope:
             network = scope.encode() + b"\0" + network
-        return hmac.digest(_daily_key(self._secret, int(time.time() // 86400)), network, "sha256").hex()
+        return hmac_sha256(_daily_key(self._secret, int(time.time() // 86400)), network).hex()
 
     def admit(self, conn: db.Connection, address: str, scope: str = "") -> None:
         """Count one new submission of ``address``; ApiError 429 when over the limit.
