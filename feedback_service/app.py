@@ -265,11 +265,21 @@ async def section_comments(request: Request) -> Response:
         answer = service.public.answer(service.loop_connection(), section)
     else:
         answer = await service.read(lambda conn: service.public.answer(conn, section))
+    status, headers, body = _public_answer(answer, request.headers.get("if-none-match"))
+    response = Response(body, status_code=status)
+    response.raw_headers = headers
+    return response
+
+
+def _public_answer(answer: comments.PublicAnswer, if_none_match: str | None
+                   ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Status, head and body of a section's approved comments (the route's and the lane's)."""
     # Caches may keep the answer but must ask each time: an approval shows at once.
-    headers = {"ETag": answer.etag, "Cache-Control": "no-cache"}
-    if answer.matches(request.headers.get("if-none-match")):
-        return Response(status_code=304, headers=headers)
-    return Response(answer.body, media_type="application/json", headers=headers)
+    headers = [(b"etag", answer.etag.encode("ascii")), (b"cache-control", b"no-cache")]
+    if answer.matches(if_none_match):
+        return 304, headers, b""
+    headers += [(b"content-length", str(len(answer.body)).encode("ascii")), (b"content-type", b"application/json")]
+    return 200, headers, answer.body
 
 
 # A section id spelt plainly, the only parameter: what the pages' script and links send.
@@ -283,8 +293,8 @@ class PublicCommentsLane:
     most frequent request by far. In its plain form (SQLite, a published section
     spelt plainly, no ``Origin`` header: a same-origin read sends none) it needs
     nothing the middleware and the router add (no CORS, no client address, no
-    body), so it is answered here, with the head :func:`section_comments`
-    sends and the service's security headers. Anything else, a failing
+    body), so it is answered here, with the route's head (:func:`_public_answer`)
+    and the service's security headers. Anything else, a failing
     database included, goes through the whole application, which answers it as
     always. A ``HEAD`` is not taken either.
     """
@@ -322,12 +332,7 @@ class PublicCommentsLane:
             answer = service.public.answer(service.loop_connection(), section)
         except db.DatabaseError:
             return None
-        headers = [(b"etag", answer.etag.encode("ascii")), (b"cache-control", b"no-cache")]
-        if answer.matches(tag):
-            status, body = 304, b""
-        else:
-            status, body = 200, answer.body
-            headers += [(b"content-length", str(len(body)).encode("ascii")), (b"content-type", b"application/json")]
+        status, headers, body = _public_answer(answer, tag)
         return status, policy_for(scope["path"]).apply(headers, scope.get("scheme") == "https"), body
 
 
