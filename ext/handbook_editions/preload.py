@@ -10,10 +10,18 @@ takes effect with the next build even while ``serve`` keeps running.
 
 A sync starts the warm-up before it knows whether it has anything to build;
 when it ends without a build, the imports stop at the next module.
+
+The warm process ends when the process that started it does, and it then
+leaves at once (:func:`os._exit`): it holds no files and no unwritten output,
+and tearing down everything imported here took 0.2 s, all the while holding
+the caller's standard output open, so that a caller reading it to the end (a
+pipe, ``make sync | tee``, the benchmarks) waited for it.
 """
 
+import atexit
 import importlib
 import os
+import sys
 
 STACK = (
     "sphinx.builders.html",
@@ -37,6 +45,26 @@ def _load(name: str):
         os._exit(0)
     return importlib.import_module(name)
 
+
+def _in_warm_process() -> bool:
+    """Imported by the fork server's main loop (only then may the process end without teardown)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "main" and frame.f_globals.get("__name__") == "multiprocessing.forkserver":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _leave() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if _in_warm_process():
+    # Forked builds end with os._exit themselves: this runs in the warm process only.
+    atexit.register(_leave)
 
 _load("sphinx.cmd.build")
 for _name in (*_load("sphinx.application").builtin_extensions, *STACK):

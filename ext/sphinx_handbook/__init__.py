@@ -9,6 +9,7 @@ from .feed import setup_feed
 from .form import setup_form
 from .i18n import LOCALE_DIR, compile_catalogs
 from .layout import setup_layout
+from .memory import setup_memory
 from .newest import setup_newest
 from .rating import setup_rating
 from .recipe import setup_recipe
@@ -37,6 +38,7 @@ def setup(app: Sphinx) -> dict:
     setup_changes(app)
     setup_search(app)
     setup_templates(app)
+    setup_memory(app)
     return {
         "version": __version__,
         "env_version": 5,

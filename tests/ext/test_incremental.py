@@ -5,6 +5,7 @@ Comments enter a page when it is written, so no document is read again for them.
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -133,3 +134,15 @@ def test_a_removed_page_takes_its_index_entries_along(build, handbook):
     Path(handbook, "glossar.md").unlink()
     entries = search_index(build())["indexentries"]
     assert "onlinezugangsgesetz" not in entries
+
+
+def test_a_rebuild_keeps_the_loaded_environment_out_of_full_collections_while_it_writes(build, make_app, handbook):
+    build(comments=comments())
+    app = make_app("html", srcdir=handbook)
+    frozen: list[int] = []
+    app.connect("write-started", lambda app, builder: frozen.append(gc.get_freeze_count()))
+    app.build()
+    assert frozen and frozen[0] > 0, "the environment was left to every full collection"
+    # Given back once the build is done: a process that builds again frees it as before.
+    assert gc.get_freeze_count() == 0
+    assert app.env.found_docs, "the environment was not loaded"
