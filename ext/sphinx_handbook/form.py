@@ -17,6 +17,7 @@ shows the confirmation the page already holds (CSS ``:target``).
 from __future__ import annotations
 
 from docutils import nodes
+from markupsafe import Markup, escape
 from feedback_formats.submission import BOX_KINDS, DEFAULT_KIND, KIND_LABELS, PRIVACY_DOC, SUBMISSION_FIELDS
 from sphinx.application import Sphinx
 from sphinx.config import Config
@@ -104,31 +105,84 @@ def return_to(config: Config, target_uri: str, fragment: str) -> str:
     return f"{config.feedback_site_path.rstrip('/')}/{target_uri}#{fragment}"
 
 
-def visit_feedback_section_html(self: HTML5Translator, node: feedback_section) -> None:
-    config, builder = self.config, self.builder
-    docname, section_id, threads = node["docname"], node["section"], node["threads"]
+def _form_context(translator: HTML5Translator, docname: str) -> dict:
+    """What ``feedback/form.html`` takes from the context on this page (see its header)."""
+    config, builder = translator.config, translator.builder
     privacy = config.feedback_privacy_doc
-    context = {
+    return {
         **template_context(builder.env, config),
+        "action": service_url(config, API_PATH),
+        "script_texts": script_texts(),
+        "fields": SUBMISSION_FIELDS,
+        "privacy_url": builder.get_relative_uri(docname, privacy) if privacy in builder.env.found_docs else None,
+    }
+
+
+# Stand-ins for a section's and a comment's id in a page's forms: no id, no text and no escaping
+# produces a NUL character.
+_SECTION = "\0section\0"
+_COMMENT = "\0comment\0"
+
+
+class PageForms:
+    """The forms of one page: each kind rendered once, then filled in for every section and comment.
+
+    All boxes of a page carry the same form, all "Antworten" forms the same
+    reply form; they differ only by the section's id (and the comment's) in
+    their element ids and hidden fields. Rendering the form template cost half
+    a millisecond each time, under every section and again under every comment,
+    more than all else of a page with a few dozen comments. Here it is rendered
+    once per page with stand-ins for the ids, and each form is that text with
+    the ids put in, escaped as the template escapes them (``|e``): the same bytes.
+    """
+
+    def __init__(self, translator: HTML5Translator, docname: str):
+        config, builder = translator.config, translator.builder
+        context = _form_context(translator, docname)
+        hidden = {
+            "section": _SECTION,
+            "version": config.version,
+            "return_to": return_to(config, builder.get_target_uri(docname), _SECTION),
+        }
+
+        def render(prefix: str, hidden: dict, kinds: list) -> str:
+            return builder.templates.render(
+                "feedback/comment-form.html", {**context, "prefix": prefix, "hidden": hidden, "kinds": kinds})
+
+        self._box = render(f"fb-{_SECTION}", hidden, [(kind, KIND_LABELS[kind]) for kind in BOX_KINDS])
+        self._reply = render(f"fb-{_SECTION}-re-{_COMMENT}", {**hidden, "reply_to": _COMMENT},
+                             [(kind, KIND_LABELS[kind]) for kind in REPLY_KINDS])
+
+    def box(self, section_id: str) -> Markup:
+        return Markup(self._box.replace(_SECTION, escape(section_id)))
+
+    def reply(self, section_id: str, comment_id: str) -> Markup:
+        return Markup(self._reply.replace(_SECTION, escape(section_id)).replace(_COMMENT, escape(comment_id)))
+
+
+def _page_forms(translator: HTML5Translator, docname: str) -> PageForms:
+    """The page's forms, made with its first box (a translator writes one page)."""
+    forms = getattr(translator, "_feedback_forms", None)
+    if forms is None:
+        forms = translator._feedback_forms = PageForms(translator, docname)
+    return forms
+
+
+def visit_feedback_section_html(self: HTML5Translator, node: feedback_section) -> None:
+    docname, section_id, threads = node["docname"], node["section"], node["threads"]
+    forms = _page_forms(self, docname)
+    context = {
+        **template_context(self.builder.env, self.config),
         "ngettext": ngettext,
         "section": section_id,
         "section_threads": threads,
         "count": sum(1 + len(replies) for _top, replies in threads),
         "prefix": f"fb-{section_id}",
-        "action": service_url(config, API_PATH),
-        "status_action": service_url(config, STATUS_PATH),
-        "script_texts": script_texts(),
-        "fields": SUBMISSION_FIELDS,
-        "kinds": [(kind, KIND_LABELS[kind]) for kind in BOX_KINDS],
-        "reply_kinds": [(kind, KIND_LABELS[kind]) for kind in REPLY_KINDS],
-        "hidden": {
-            "section": section_id,
-            "version": config.version,
-            "return_to": return_to(config, builder.get_target_uri(docname), section_id),
-        },
-        "privacy_url": builder.get_relative_uri(docname, privacy) if privacy in builder.env.found_docs else None,
+        "status_action": service_url(self.config, STATUS_PATH),
+        "box_form": forms.box(section_id),
+        "reply_form": lambda comment_id: forms.reply(section_id, comment_id),
     }
-    self.body.append(builder.templates.render("feedback/box.html", context))
+    self.body.append(self.builder.templates.render("feedback/box.html", context))
     raise nodes.SkipNode
 
 

@@ -163,3 +163,24 @@ def test_pages_follow_the_language_of_the_edition(build):
     assert region.select_one('label[for$="-text"]').get_text() == "Comment"
     assert region.select_one(".fb-author").get_text() == "Anonymous"
     assert region.select_one("time").get_text() == "November 20, 2026, 10:30 AM"
+
+
+def test_every_form_of_a_page_carries_its_own_section_and_comment(build):
+    # The page's forms are rendered once and filled in per section and comment (form.PageForms).
+    soup = page(build(comments=[comment("c1", "qualitaetskultur"), comment("c2", "qualitaet-vertiefen"),
+                                comment("c3", "qualitaet-vertiefen", reply_to="c2")]), "kapitel-01/index")
+    sections = [details["id"].removeprefix("fb-") for details in soup.select("details.fb-box")]
+    assert {"qualitaetskultur", "qualitaet-vertiefen"} <= set(sections) and len(sections) >= 3
+    for section in sections:
+        region = box(soup, section)
+        forms = [(f"fb-{section}", region.select_one("details.fb-box > form"), None)] + [
+            (details["id"], details.select_one("form"), details["id"].rsplit("-re-", 1)[1])
+            for details in region.select("details.fb-reply")]
+        for prefix, form, answered in forms:
+            assert form.select_one('input[name="section"]')["value"] == section
+            assert form.select_one('input[name="return_to"]')["value"] == f"/kapitel-01/index.html#{section}"
+            assert all(element["id"].startswith(f"{prefix}-") for element in form.select("[id]")), prefix
+            reply_to = form.select_one('input[name="reply_to"]')
+            assert (reply_to and reply_to["value"]) == answered
+    assert [d["id"] for d in box(soup, "qualitaet-vertiefen").select("details.fb-reply")] == [
+        "fb-qualitaet-vertiefen-re-c2", "fb-qualitaet-vertiefen-re-c3"]
