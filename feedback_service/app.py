@@ -7,7 +7,6 @@ import functools
 import gc
 import hmac
 import logging
-import os
 import re
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -26,9 +25,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from feedback_formats import KINDS, MAX_BODY, utc_timestamp
 
-from . import (
-    audit, comments, db, moderation, notify, pages, ratings, reader_status, server, sync_status, workspace, writer_host,
-)
+from . import audit, comments, db, moderation, notify, pages, ratings, reader_status, server, sync_status, workspace
 from .config import Config, load_config, normalise_origin, own_origin, with_secret
 from .errors import ApiError, ValidationFailed
 from .openapi import OPENAPI
@@ -67,9 +64,6 @@ class Service:
         self.public = comments.PublicComments()
         self.notifier = notify.Notifier(config.notifications, self.writer, self.reads, self.catalog)
         self._loop_connection: db.Connection | None = None
-        # Under `serve` with several processes on SQLite, new comments go to its one writer.
-        host = os.environ.get(writer_host.SOCKET_ENV)
-        self.remote = writer_host.RemoteWriter(host) if host and self.db.dialect == "sqlite" else None
 
     def loop_connection(self) -> db.Connection:
         """A connection used only by the event loop's thread (SQLite)."""
@@ -77,21 +71,7 @@ class Service:
             self._loop_connection = self.db.connect()
         return self._loop_connection
 
-    async def store_comment(self, new: comments.NewComment) -> tuple[int, dict]:
-        """Write a reader's new comment: by the shared writer if there is one, else by this process's."""
-        def job(retried: bool):
-            return comments.store_job(new, self.limiter, self.config.secret, self.config.notifications, retried)
-
-        if self.remote is not None:
-            try:
-                return await self.remote.store(new)
-            except writer_host.HostUnavailable as exc:
-                return await self.writer.run(job(retried=exc.sent))
-        return await self.writer.run(job(retried=False))
-
     def close(self) -> None:
-        if self.remote is not None:
-            self.remote.close()
         self.writer.stop()
         self.reads.close()
         if self._loop_connection is not None:
@@ -197,10 +177,11 @@ async def post_comment(request: Request) -> Response:
             fields, service.catalog, service.config.max_links, service.config.notifications
         )
         idempotency = comments.IdempotencyKey.from_header(request.headers.get("idempotency-key"))
-        new = comments.new_comment(
+        job = comments.create_job(
             submission, client_address(request), service.limiter, idempotency, service.config.secret,
+            service.config.notifications,
         )
-        status, answer = await service.store_comment(new)
+        status, answer = await service.writer.run(job)
         service.notifier.submitted()
     except (ApiError, ValidationFailed) as exc:
         if not is_form:

@@ -83,7 +83,7 @@ def _python() -> str:
 
 
 def _serve(args: argparse.Namespace, config: Config) -> int:
-    from . import db, notify, server, writer_host
+    from . import db, notify, server
 
     if args.site_dir is not None:
         os.environ["FEEDBACK_SITE_DIR"] = str(args.site_dir)  # read by the app factory
@@ -145,16 +145,6 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
             background.listen(),
         ]
     print("\n".join(lines), flush=True)
-    host = None
-    if workers > 1 and database.dialect == "sqlite":
-        # The workers' new comments are written here, by one writer (writer_host).
-        host = writer_host.WriterHost(config)
-        try:
-            os.environ[writer_host.SOCKET_ENV] = host.start()  # read by each worker's app
-        except OSError as exc:
-            print(f"Hinweis: Jeder Prozess schreibt selbst (kein gemeinsamer Schreiber: {exc}).", flush=True)
-            host.stop()
-            host = None
     if background is not None:
         background.start()
     try:
@@ -174,9 +164,6 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     finally:
         if background is not None:
             background.stop()
-        if host is not None:
-            host.stop()
-            os.environ.pop(writer_host.SOCKET_ENV, None)
 
 
 def _url_host(host: str) -> str:

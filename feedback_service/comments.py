@@ -58,48 +58,26 @@ def _accepted(secret: str, comment_id: str) -> dict:
     return {"id": comment_id, "status": "pending", "delete_token": delete_token(secret, comment_id)}
 
 
-@dataclass(frozen=True)
-class NewComment:
-    """A reader's new comment, made ready outside the write turn: all its write transaction needs.
-
-    Plain data (:meth:`to_json`), so that a process other than the one that
-    took the request can write it (:mod:`.writer_host`).
-    """
-
-    row: dict
-    answer: dict
-    fingerprint: str
-    # (key lookup, fingerprint, status, body) of its Idempotency-Key, if it came with one.
-    claim: tuple | None
-    # The rate limit's name for the sender (None: no limit).
-    client: str | None
-    subscribe: bool
-
-    def to_json(self) -> dict:
-        return {"row": self.row, "answer": self.answer, "fingerprint": self.fingerprint,
-                "claim": self.claim, "client": self.client, "subscribe": self.subscribe}
-
-    @classmethod
-    def from_json(cls, data: dict) -> NewComment:
-        claim = data["claim"]
-        return cls(data["row"], data["answer"], data["fingerprint"], None if claim is None else tuple(claim),
-                   data["client"], data["subscribe"])
-
-
-def new_comment(
+def create_job(
     submission: Submission,
     address: str,
     limiter: RateLimiter,
     idempotency: IdempotencyKey | None,
     secret: str,
-) -> NewComment:
-    """Everything that needs no database (digests, the id, the row), made by the request's process."""
+    notifications: Notifications,
+) -> Callable[[db.Connection], tuple[int, dict]]:
+    """The write transaction of one new comment: ``(status, answer)``.
+
+    Everything that needs no database (digests, the id, the row) is made here,
+    by the caller, so that the job holds the write turn only for its statements.
+    """
     fingerprint = request_hash(submission)
     answer = _accepted(secret, new_comment_id())
     claim = None if idempotency is None else (
         idempotency.lookup(secret, address), fingerprint, 202,
         json.dumps({"id": answer["id"], "status": answer["status"]}),
     )
+    client = limiter.client_key(address) if limiter.limit is not None else None
     now = utc_timestamp()
     row = {
         "id": answer["id"],
@@ -115,66 +93,39 @@ def new_comment(
         "status_changed": now,
         "delete_token_hash": hash_token(answer["delete_token"]),
     }
-    client = limiter.client_key(address) if limiter.limit is not None else None
-    return NewComment(row, answer, fingerprint, claim, client, submission.notify)
-
-
-def store_job(
-    new: NewComment, limiter: RateLimiter, secret: str, notifications: Notifications, retried: bool = False,
-) -> Callable[[db.Connection], tuple[int, dict]]:
-    """The write transaction of one new comment: ``(status, answer)``; it holds the write turn only for its statements.
-
-    ``retried``: another writer may have stored it already (a lost answer,
-    :mod:`.writer_host`); then it is not written again.
-    """
-    row = new.row
 
     def job(conn: db.Connection) -> tuple[int, dict]:
-        if retried and db.get_comment(conn, row["id"]) is not None:
-            return 202, new.answer
-        if new.claim is not None:
+        if claim is not None:
             # Claimed first, in the job's savepoint: a refusal below takes the claim back.
-            earlier = db.claim_idempotency_key(conn, *new.claim, int(time.time() * 1000))
+            earlier = db.claim_idempotency_key(conn, *claim, int(time.time() * 1000))
             if earlier is not None:
-                if earlier["request_hash"] != new.fingerprint:
+                if earlier["request_hash"] != fingerprint:
                     raise ApiError(
                         422, "idempotency_key_reused",
                         "Dieser Idempotency-Key wurde schon für eine andere Anfrage benutzt. "
                         "Bitte senden Sie neue Kommentare mit einem neuen Schlüssel.",
                     )
                 return earlier["status"], _accepted(secret, json.loads(earlier["body"])["id"])
-        if row["reply_to"] is not None:
-            parent = db.get_comment(conn, row["reply_to"])
+        if submission.reply_to is not None:
+            parent = db.get_comment(conn, submission.reply_to)
             if (
                 parent is None
                 or parent["status"] != "approved"
                 or parent["kind"] != "comment"
-                or parent["section"] != row["section"]
+                or parent["section"] != submission.section
             ):
                 raise ValidationFailed([field_error(
                     "unknown_reply",
                     "Der Kommentar, auf den Sie antworten, existiert nicht.",
                     "reply_to",
                 )])
-        if new.client is not None:
-            limiter.admit_client(conn, new.client)
+        if client is not None:
+            limiter.admit_client(conn, client)
         db.insert_comment(conn, row)
-        notify.submission_created(conn, row, new.subscribe, notifications)
-        return 202, new.answer
+        notify.submission_created(conn, row, submission.notify, notifications)
+        return 202, answer
 
     return job
-
-
-def create_job(
-    submission: Submission,
-    address: str,
-    limiter: RateLimiter,
-    idempotency: IdempotencyKey | None,
-    secret: str,
-    notifications: Notifications,
-) -> Callable[[db.Connection], tuple[int, dict]]:
-    """:func:`new_comment` and its :func:`store_job` in one: the job the request's own writer runs."""
-    return store_job(new_comment(submission, address, limiter, idempotency, secret), limiter, secret, notifications)
 
 
 def honeypot_answer(secret: str) -> dict:

@@ -631,18 +631,11 @@ class Writer:
 
     async def run(self, job: Job) -> Any:
         """Run ``job(conn)`` in a write transaction; returns its result once committed."""
+        self.start()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self.submit(job, future, loop)
-        return await future
-
-    def submit(self, job: Job, future: Any, loop: Any) -> None:
-        """Queue ``job``; once it is durable (or failed), ``loop.call_soon_threadsafe`` is handed a
-        callback that settles ``future`` (``set_result``, ``set_exception``, ``cancelled``), with all
-        other jobs of that round for the same ``loop``. :meth:`run` passes an asyncio future and its
-        loop; the shared writer (:mod:`.writer_host`) its connections' answers."""
-        self.start()
         self._queue.put((job, future, loop))
+        return await future
 
     def _run(self) -> None:
         conn: Connection | None = None

@@ -3,10 +3,8 @@
 ``serve`` starts one process per CPU it may use (:func:`default_workers`):
 its CPU affinity, lowered by a cgroup CPU quota (a container's ``--cpus``),
 and at most :data:`MAX_WORKERS`. Every process has its own event loop and
-its own writer (:class:`db.Writer`); with SQLite the readers' new comments of
-all of them are written by the supervising process (:mod:`.writer_host`), and
-whatever else they write, they take turns at the file
-(``db.Database.write_turn``). What must hold across processes (the rate
+its own writer (:class:`db.Writer`); with SQLite they take turns at the file
+(``db.Database.write_turn``), and what must hold across processes (the rate
 limits, idempotency, the public comments' cache) is kept in the database.
 
 uvicorn closes idle keep-alive connections, but a client that opens a
