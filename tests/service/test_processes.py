@@ -38,6 +38,9 @@ class ServiceProcess:
             preexec_fn=None if affinity is None else lambda: os.sched_setaffinity(0, affinity),
         )
         wait_for(self._healthy, timeout=30)
+        # One healthy answer means one process is up: the others may still be starting (and would
+        # then open the database only after what a test does next).
+        wait_for(self._all_started, timeout=30)
 
     def _healthy(self) -> bool:
         assert self.process.poll() is None, self.log.read_text()
@@ -45,6 +48,10 @@ class ServiceProcess:
             return httpx.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+    def _all_started(self) -> bool:
+        started = self.log.read_bytes().count(b"Application startup complete")
+        return started >= max(1, len(self.workers()))
 
     def workers(self) -> list[int]:
         """The worker processes uvicorn spawned (none when the server runs in one process)."""
