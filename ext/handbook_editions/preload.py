@@ -5,9 +5,10 @@ a child for each build, so that no build pays for these imports again:
 Sphinx with its builtin extensions, the HTML builder and the German search,
 the MyST parser and the furo theme (the stack ``conf.py`` names), and Babel's
 German locale data, which the first comment date of a build read from disk
-(20 ms). The handbook's own extension (``sphinx_handbook``) and ``conf.py`` are not among
-them: every build loads those afresh, so an edit to ``ext/sphinx_handbook``
-takes effect with the next build even while ``serve`` keeps running.
+(20 ms). The handbook's own extension (``sphinx_handbook``) and ``conf.py``
+are not among them: every build loads those afresh, so an edit to
+``ext/sphinx_handbook`` takes effect with the next build even while ``serve``
+keeps running.
 
 A sync starts the warm-up before it knows whether it has anything to build;
 when it ends without a build, the imports stop at the next module.

@@ -17,8 +17,8 @@ shows the confirmation the page already holds (CSS ``:target``).
 from __future__ import annotations
 
 from docutils import nodes
-from markupsafe import Markup, escape
 from feedback_formats.submission import BOX_KINDS, DEFAULT_KIND, KIND_LABELS, PRIVACY_DOC, SUBMISSION_FIELDS
+from markupsafe import Markup, escape
 from sphinx.application import Sphinx
 from sphinx.config import Config
 from sphinx.errors import ConfigError
@@ -139,19 +139,19 @@ class PageForms:
     def __init__(self, translator: HTML5Translator, docname: str):
         config, builder = translator.config, translator.builder
         context = _form_context(translator, docname)
-        hidden = {
+        section_fields = {
             "section": _SECTION,
             "version": config.version,
             "return_to": return_to(config, builder.get_target_uri(docname), _SECTION),
         }
 
-        def render(prefix: str, hidden: dict, kinds: list) -> str:
-            return builder.templates.render(
-                "feedback/comment-form.html", {**context, "prefix": prefix, "hidden": hidden, "kinds": kinds})
+        def render(prefix: str, hidden: dict, kinds: tuple[str, ...]) -> str:
+            return builder.templates.render("feedback/comment-form.html", {
+                **context, "prefix": prefix, "hidden": hidden, "kinds": [(kind, KIND_LABELS[kind]) for kind in kinds],
+            })
 
-        self._box = render(f"fb-{_SECTION}", hidden, [(kind, KIND_LABELS[kind]) for kind in BOX_KINDS])
-        self._reply = render(f"fb-{_SECTION}-re-{_COMMENT}", {**hidden, "reply_to": _COMMENT},
-                             [(kind, KIND_LABELS[kind]) for kind in REPLY_KINDS])
+        self._box = render(f"fb-{_SECTION}", section_fields, BOX_KINDS)
+        self._reply = render(f"fb-{_SECTION}-re-{_COMMENT}", {**section_fields, "reply_to": _COMMENT}, REPLY_KINDS)
 
     def box(self, section_id: str) -> Markup:
         return Markup(self._box.replace(_SECTION, escape(section_id)))
