@@ -23,6 +23,7 @@ import queue
 import secrets
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -597,9 +598,22 @@ class Writer:
     only then answers their callers and wakes the sync; meanwhile the next
     batch is already being committed. A commit or a flush that fails fails
     every job in it.
+
+    With SQLite the syncing thread also copies the log into the database file
+    (the checkpoint), on a connection of its own, outside the write turn:
+    SQLite's automatic checkpoint would do it inside a commit, holding every
+    process's writes back for the 4 ms or so that copying 1,000 pages takes.
+    Once the log has grown past :data:`CHECKPOINT_FRAMES`, the committing
+    thread finishes the checkpoint in its next turn (only the frames written
+    since, a few), so that the following transaction starts the log afresh
+    and it does not grow under steady writes.
     """
 
     MAX_BATCH = 64
+    # How often the syncing thread copies the log into the database while writes come in.
+    CHECKPOINT_INTERVAL = 0.05
+    # Past this many frames in the log (SQLite's own automatic threshold) it is restarted.
+    CHECKPOINT_FRAMES = 1000
 
     def __init__(self, db: Database):
         self.db = db
@@ -607,6 +621,8 @@ class Writer:
         self._committed: queue.SimpleQueue = queue.SimpleQueue()
         self._threads: tuple[threading.Thread, threading.Thread] | None = None
         self._lock = threading.Lock()
+        # Set by the syncing thread: the committing thread finishes the checkpoint in its turn.
+        self._restart_log = False
 
     def start(self) -> None:
         with self._lock:
@@ -654,9 +670,14 @@ class Writer:
                         if conn.dialect == "sqlite":
                             # The commit only writes the log; the syncing thread flushes it.
                             conn.execute("PRAGMA synchronous=NORMAL")
+                            # Checkpoints are the syncing thread's (see the class).
+                            conn.execute("PRAGMA wal_autocheckpoint=0")
                             lock = os.open(self.db.write_lock_path(), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
                     with self.db.write_turn(lock):
                         outcomes = self._run_batch(conn, batch)
+                        if self._restart_log:
+                            self._restart_log = False
+                            _checkpoint(conn)
                     publishes, conn.publishes = conn.publishes, False
                 except Exception as exc:  # noqa: BLE001 - the writer must outlive any failure
                     # Whatever went wrong (a locked or vanished file, too many open files, a
@@ -674,31 +695,40 @@ class Writer:
     def _sync(self) -> None:
         """Flush the log once for all batches committed meanwhile, then answer their callers."""
         stopping = False
-        while not stopping:
-            done, stopping = _drain(self._committed)
-            if not done:
-                break
-            failure: DatabaseError | None = None
-            if any(ok for _, outcomes, _ in done for ok, _ in outcomes):
-                try:
-                    self.db.sync_log()
-                except Exception as exc:  # noqa: BLE001 - an answer for every caller, whatever failed
-                    failure = exc if isinstance(exc, DatabaseError) else DatabaseError(f"{type(exc).__name__}: {exc}")
-            if failure is None and any(publishes for _, _, publishes in done):
-                # Only what is durable may reach the published site.
-                self.db.announce()
-            # One wake-up of each event loop per round, not one per job.
-            settled: dict[asyncio.AbstractEventLoop, list] = {}
-            for batch, outcomes, _ in done:
-                for (_, future, loop), outcome in zip(batch, outcomes):
-                    if failure is not None and outcome[0]:
-                        outcome = (False, failure)
-                    settled.setdefault(loop, []).append((future, outcome))
-            for loop, results in settled.items():
-                try:
-                    loop.call_soon_threadsafe(_settle_all, results)
-                except RuntimeError:  # the caller's loop has closed: nobody waits any more
-                    pass
+        checkpoints = _Checkpoints(self)
+        try:
+            while not stopping:
+                done, stopping = _drain(self._committed)
+                if not done:
+                    break
+                self._settle(done)
+                checkpoints.after_round()
+        finally:
+            checkpoints.close()
+
+    def _settle(self, done: list) -> None:
+        """Make the batches in ``done`` durable, then answer their callers."""
+        failure: DatabaseError | None = None
+        if any(ok for _, outcomes, _ in done for ok, _ in outcomes):
+            try:
+                self.db.sync_log()
+            except Exception as exc:  # noqa: BLE001 - an answer for every caller, whatever failed
+                failure = exc if isinstance(exc, DatabaseError) else DatabaseError(f"{type(exc).__name__}: {exc}")
+        if failure is None and any(publishes for _, _, publishes in done):
+            # Only what is durable may reach the published site.
+            self.db.announce()
+        # One wake-up of each event loop per round, not one per job.
+        settled: dict[asyncio.AbstractEventLoop, list] = {}
+        for batch, outcomes, _ in done:
+            for (_, future, loop), outcome in zip(batch, outcomes):
+                if failure is not None and outcome[0]:
+                    outcome = (False, failure)
+                settled.setdefault(loop, []).append((future, outcome))
+        for loop, results in settled.items():
+            try:
+                loop.call_soon_threadsafe(_settle_all, results)
+            except RuntimeError:  # the caller's loop has closed: nobody waits any more
+                pass
 
     def _run_batch(self, conn: Connection, batch: list) -> list[tuple[bool, Any]]:
         outcomes: list[tuple[bool, Any]] = []
@@ -739,6 +769,52 @@ def _drain(source: queue.SimpleQueue, limit: int | None = None) -> tuple[list, b
             return items, True
         items.append(item)
     return items, False
+
+
+class _Checkpoints:
+    """The syncing thread's checkpoints (SQLite): at most one per interval, on a connection of its own."""
+
+    def __init__(self, writer: Writer):
+        self.writer = writer
+        self.conn: Connection | None = None
+        self.last = time.monotonic()
+
+    def after_round(self) -> None:
+        writer = self.writer
+        if writer.db.dialect != "sqlite" or time.monotonic() - self.last < writer.CHECKPOINT_INTERVAL:
+            return
+        self.last = time.monotonic()
+        try:
+            if self.conn is None:
+                writer.db.check_file()  # a removed file must not be made anew by connecting
+                self.conn = writer.db.connect()
+        except DatabaseError as exc:
+            log.warning("no checkpoint for now: %s", exc)
+            return
+        frames = _checkpoint(self.conn)
+        if frames is None:
+            self.close()
+        elif frames >= writer.CHECKPOINT_FRAMES:
+            writer._restart_log = True
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def _checkpoint(conn: Connection) -> int | None:
+    """Copy what it can of the log into the database without waiting for anyone (SQLite).
+
+    The log's length in frames; None when the checkpoint failed (logged: the
+    next one tries again, and nothing committed is lost by a missed copy).
+    """
+    try:
+        row = conn.one("PRAGMA wal_checkpoint(PASSIVE)")
+    except Exception as exc:  # noqa: BLE001 - the writer's threads must outlive any failure
+        log.warning("checkpoint failed: %s: %s", type(exc).__name__, exc)
+        return None
+    return None if row is None else row["log"]
 
 
 def _close(conn: Connection | None, lock: int | None) -> tuple[None, None]:
