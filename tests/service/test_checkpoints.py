@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,12 @@ def _database(tmp_path: Path) -> db.Database:
     conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
     conn.close()
     return database
+
+
+def _run_async(main):
+    """``asyncio.run(main())`` in a thread of its own: the browser tests leave a loop running in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
 
 
 def _insert(conn: db.Connection) -> int:
@@ -67,7 +74,7 @@ class Run:
                 await watcher
 
         try:
-            self.ids = asyncio.run(write())
+            self.ids = _run_async(write)
             self.largest_log = max(self.largest_log, log.stat().st_size)
             self.database_size = database.sqlite_path.stat().st_size
         finally:
@@ -123,7 +130,7 @@ def test_a_removed_database_is_not_made_anew_by_the_checkpoints(tmp_path, monkey
     database = _database(tmp_path)
     writer = db.Writer(database)
     try:
-        asyncio.run(_write(writer, 16))
+        _run_async(lambda: _write(writer, 16))
         # The checkpoint connection is made anew after a failure: here, after the file is gone.
         monkeypatch.setattr(db, "_checkpoint", lambda conn: None)
         database.sqlite_path.unlink()
@@ -134,7 +141,7 @@ def test_a_removed_database_is_not_made_anew_by_the_checkpoints(tmp_path, monkey
             with pytest.raises(db.DatabaseError):
                 await writer.run(_insert)
 
-        asyncio.run(one())
+        _run_async(one)
     finally:
         writer.stop()
     assert not database.sqlite_path.exists()
