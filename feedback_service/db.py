@@ -780,10 +780,10 @@ class _Checkpoints:
         self.last = time.monotonic()
 
     def after_round(self) -> None:
-        writer = self.writer
-        if writer.db.dialect != "sqlite" or time.monotonic() - self.last < writer.CHECKPOINT_INTERVAL:
+        writer, now = self.writer, time.monotonic()
+        if writer.db.dialect != "sqlite" or now - self.last < writer.CHECKPOINT_INTERVAL:
             return
-        self.last = time.monotonic()
+        self.last = now
         try:
             if self.conn is None:
                 writer.db.check_file()  # a removed file must not be made anew by connecting
