@@ -43,6 +43,11 @@ def _configure_serve(parser: argparse.ArgumentParser) -> None:
         "höchstens 8; mit SQLite schreiben sie abwechselnd in eine Datei)",
     )
     parser.add_argument(
+        "--pin-workers", action=argparse.BooleanOptionalAction, default=True,
+        help="jeden Prozess auf einem eigenen Prozessorkern halten, wenn es genug Kerne gibt "
+        "(Standard; --no-pin-workers überlässt die Verteilung dem Betriebssystem)",
+    )
+    parser.add_argument(
         "--site-dir", type=Path,
         help="die gebaute Website, die der Dienst ausliefert (Standard: FEEDBACK_SITE_DIR)",
     )
@@ -106,8 +111,13 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     chosen = "" if args.workers else (
         f": einer je nutzbarem Prozessorkern ({server.usable_cpus()}), höchstens {server.MAX_WORKERS}"
     )
+    cpus = server.worker_cpus(workers) if args.pin_workers else None
     lines = [
         f"Feedback-Dienst startet ({workers} Prozess(e){chosen}; Datenbank {redact_url(config.database_url)}).",
+        *([] if cpus is None else [
+            f"  Jeder Prozess bleibt auf einem eigenen Prozessorkern ({', '.join(map(str, cpus))}); "
+            "--no-pin-workers verteilt sie frei."
+        ]),
         f"  Website:  {base}/{site_note}",
         f"  API:      {base}/api/v1/",
         f"  OpenAPI:  {base}/api/v1/openapi.json",
@@ -150,6 +160,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     try:
         return server.run(
             workers,
+            pin_workers=args.pin_workers,
             app="feedback_service.app:create_app",
             factory=True,
             host=args.host,

@@ -263,3 +263,51 @@ def test_workers_count_one_rate_limit_and_stop_when_their_supervisor_dies(site_d
         httpx.get(f"{service.url}/api/v1/health", timeout=2)
     assert len(_all_rows(url)) == 3
 
+
+
+def _thread_cpus(pid: int) -> list[tuple[int, ...]]:
+    """The CPUs the threads of process ``pid`` may run on: each distinct affinity once, sorted."""
+    return sorted({tuple(sorted(os.sched_getaffinity(int(thread)))) for thread in os.listdir(f"/proc/{pid}/task")})
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="braucht zwei Prozessorkerne")
+def test_each_worker_stays_on_a_cpu_of_its_own_also_when_replaced(site_dir, tmp_path):
+    cpus = sorted(os.sched_getaffinity(0))[:2]
+    url = f"sqlite:///{tmp_path / 'pinned.sqlite3'}"
+    log = tmp_path / "pinned.log"
+    service = ServiceProcess(_env(url, site_dir), log, tmp_path, "--workers", "2")
+    try:
+        for n in range(4):  # a connection each: the writers' threads start with their first write
+            with httpx.Client() as client:
+                assert _post(client, service.url, f"Kern {n}").status_code == 202
+        workers = service.workers()
+        assert sorted(_thread_cpus(pid) for pid in workers) == [[(cpus[0],)], [(cpus[1],)]]
+
+        # A worker that dies is replaced by the supervisor, and the new one takes the CPU left free.
+        survivor_cpus = _thread_cpus(workers[1])
+        os.kill(workers[0], signal.SIGKILL)
+
+        def replaced_and_pinned() -> bool:
+            new = [pid for pid in service.workers() if pid not in workers]
+            return bool(new) and sorted(_thread_cpus(new[0]) + survivor_cpus) == [(cpus[0],), (cpus[1],)]
+
+        wait_for(replaced_and_pinned, timeout=20)
+        assert _post(httpx.Client(), service.url, "Nach dem Ersatz").status_code == 202
+    finally:
+        assert service.stop() == 0
+    assert f"Jeder Prozess bleibt auf einem eigenen Prozessorkern ({cpus[0]}, {cpus[1]})" in log.read_text()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="braucht zwei Prozessorkerne")
+def test_no_pin_workers_leaves_the_workers_to_the_scheduler(site_dir, tmp_path):
+    allowed = tuple(sorted(os.sched_getaffinity(0))[:2])
+    url = f"sqlite:///{tmp_path / 'free.sqlite3'}"
+    log = tmp_path / "free.log"
+    service = ServiceProcess(_env(url, site_dir), log, tmp_path, "--workers", "2", "--no-pin-workers",
+                             affinity=set(allowed))
+    try:
+        assert _post(httpx.Client(), service.url, "Frei verteilt").status_code == 202
+        assert [_thread_cpus(pid) for pid in service.workers()] == [[allowed], [allowed]]
+    finally:
+        assert service.stop() == 0
+    assert "Jeder Prozess bleibt" not in log.read_text()

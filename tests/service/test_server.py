@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from feedback_service.server import COALESCE_LIMIT, CoalescingTransport, cgroup_cpu_quota
+from feedback_service.server import COALESCE_LIMIT, CoalescingTransport, cgroup_cpu_quota, worker_cpus
 
 
 class Recorder:
@@ -77,3 +78,14 @@ def test_a_containers_cpu_quota_lowers_the_process_count(tmp_path, own, files, q
         (tmp_path / "cgroup" / name).write_text(content)
     (tmp_path / "self").write_text(own)
     assert cgroup_cpu_quota(tmp_path / "cgroup", tmp_path / "self") == quota
+
+
+@pytest.mark.parametrize("allowed, workers, expected", [
+    ({0, 1}, 2, [0, 1]),
+    ({7, 2, 5}, 2, [2, 5]),  # the CPUs the process may use, not the first ones of the machine
+    ({0, 1}, 1, None),  # one process alone is left to the scheduler
+    ({0, 1}, 3, None),  # more processes than CPUs: no CPU of their own to give them
+])
+def test_workers_are_pinned_only_when_each_gets_a_cpu_of_its_own(monkeypatch, allowed, workers, expected):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(allowed))
+    assert worker_cpus(workers) == expected
