@@ -167,13 +167,7 @@ class Server:
         return total
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        _stop(self.process)
 
 
 def _descendants(pid: int) -> set[int]:
@@ -196,6 +190,8 @@ def _descendants(pid: int) -> set[int]:
 
 
 def wait_until_up(url: str, process: subprocess.Popen, name: str) -> None:
+    """Return once ``url`` answers; otherwise stop the process (a server left running
+    would skew every later measurement on the machine) and exit."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -205,7 +201,19 @@ def wait_until_up(url: str, process: subprocess.Popen, name: str) -> None:
             return
         except httpx.HTTPError:
             time.sleep(0.2)
+    _stop(process)
     sys.exit(f"{name} antwortet nicht: {url}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM (a supervisor stops its workers), SIGKILL after 20 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def start_ours() -> Server:
@@ -234,13 +242,17 @@ def start_ours() -> Server:
     )
     wait_until_up(f"{server.base}/api/v1/health", process, server.name)
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    with httpx.Client(base_url=server.base) as client:
-        for n in range(20):
-            answer = client.post("/api/v1/comments", json={
-                "section": SECTION_GET, "version": "2.0", "text": f"{TEXT} ({n})",
-                "author": "Bench", "consent": True}, headers={"X-Forwarded-For": f"10.255.255.{n + 1}"})
-            client.post(f"/api/v1/admin/comments/{answer.json()['id']}/approve", headers=admin)
-        assert len(client.get(server.get_path).json()["comments"]) == 20
+    try:
+        with httpx.Client(base_url=server.base) as client:
+            for n in range(20):
+                answer = client.post("/api/v1/comments", json={
+                    "section": SECTION_GET, "version": "2.0", "text": f"{TEXT} ({n})",
+                    "author": "Bench", "consent": True}, headers={"X-Forwarded-For": f"10.255.255.{n + 1}"})
+                client.post(f"/api/v1/admin/comments/{answer.json()['id']}/approve", headers=admin)
+            assert len(client.get(server.get_path).json()["comments"]) == 20
+    except BaseException:
+        server.stop()
+        raise
     return server
 
 
@@ -358,8 +370,10 @@ def main(argv: list[str] | None = None) -> int:
     gunicorn = ensure_isso()
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    servers = [start_ours(), start_isso(gunicorn)]
+    servers: list[Server] = []
     try:
+        servers.append(start_ours())
+        servers.append(start_isso(gunicorn))
         time.sleep(1)
         idle = {server.name: server.rss() for server in servers}
         results: dict[tuple, list[dict]] = {}
