@@ -1,9 +1,5 @@
-/* Section feedback: sends the comment forms (a section's box, "Antworten" under a comment) and the
-   "War diese Seite hilfreich?" form with fetch and stays on the page. Without this script the forms
-   post as usual and the service redirects back. Page texts come from the forms' data-fb-* attributes
-   (translated at build time). Everything said is also said in the page's one live region (#fb-live).
-   After a comment is sent, its section's confirmation offers the status page: the id and delete
-   token go into that form's hidden fields and into sessionStorage (this tab only), never into a URL. */
+/* Section feedback: the comment, reply and rating forms sent with fetch, staying on the page;
+   without this script they post as usual. Texts: data-fb-* attributes (form.py). */
 (() => {
   "use strict";
 
@@ -32,7 +28,8 @@
     announce(text);
   };
 
-  // The private way back: every confirmation's status form carries the newest message of this tab.
+  // The way back to one's own message: its id and delete token go into every confirmation's
+  // status form and into sessionStorage (this tab only), never into a URL.
   const fillOwn = (own) => {
     document.querySelectorAll("form.fb-own").forEach((statusForm) => {
       statusForm.elements.id.value = own.id;
