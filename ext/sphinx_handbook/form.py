@@ -11,7 +11,10 @@ with the fields it shows (the service's error page renders it too). It is a
 plain ``<form method="post">`` that works without JavaScript: the service
 answers with a redirect to ``return_to`` whose fragment ``#fb-ok-<section>``
 shows the confirmation the page already holds (CSS ``:target``).
-``feedback.js`` sends it with ``fetch`` instead and stays on the page.
+``feedback.js`` sends it with ``fetch`` instead and stays on the page. The
+script's texts come from the form's ``data-fb-*`` attributes (:func:`script_texts`,
+translated at build time); whatever it says is also said in the page's one
+live region, ``#fb-live``.
 """
 
 from __future__ import annotations
