@@ -160,7 +160,7 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     try:
         return server.run(
             workers,
-            pin_workers=args.pin_workers,
+            cpus=cpus,
             app="feedback_service.app:create_app",
             factory=True,
             host=args.host,

@@ -176,12 +176,18 @@ def uvicorn_options() -> dict:
     }
 
 
+def _affinity() -> list[int] | None:
+    """The CPUs this process may run on, by number; None where there is no affinity (outside Linux)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        return None
+
+
 def usable_cpus() -> int:
     """The CPUs this process may run on: its affinity, lowered by a cgroup CPU quota."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity outside Linux
-        cpus = os.cpu_count() or 1
+    allowed = _affinity()
+    cpus = len(allowed) if allowed is not None else os.cpu_count() or 1
     quota = cgroup_cpu_quota()
     if quota is not None:
         cpus = min(cpus, math.ceil(quota))
@@ -232,11 +238,8 @@ def worker_cpus(workers: int) -> list[int] | None:
     process may run on): one process alone, or more processes than CPUs,
     are left to the scheduler.
     """
-    try:
-        cpus = sorted(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity outside Linux
-        return None
-    if workers < 2 or workers > len(cpus):
+    cpus = _affinity()
+    if cpus is None or workers < 2 or workers > len(cpus):
         return None
     return cpus[:workers]
 
@@ -288,11 +291,10 @@ class PinnedWorkers(Multiprocess):
         self.pin_all()
 
 
-def run(workers: int, pin_workers: bool = True, **options) -> int:
+def run(workers: int, cpus: list[int] | None = None, **options) -> int:
     """Serve the app with ``workers`` processes; the exit status (non-zero: it could not start).
 
-    With ``pin_workers`` each worker is kept on a CPU of its own, if there
-    are enough (:func:`worker_cpus`).
+    With ``cpus`` (from :func:`worker_cpus`) worker *i* is kept on ``cpus[i]``.
     """
     config = uvicorn.Config(**options, workers=workers)
     if workers == 1:
@@ -302,7 +304,6 @@ def run(workers: int, pin_workers: bool = True, **options) -> int:
         except KeyboardInterrupt:
             pass
         return 0 if server.started else STARTUP_FAILURE
-    cpus = worker_cpus(workers) if pin_workers else None
     sockets = [config.bind_socket()]
     supervisor = Multiprocess(config, sockets) if cpus is None else PinnedWorkers(config, sockets, cpus)
     supervisor.run()
