@@ -25,7 +25,7 @@ Beside the wall-clock times it prints the CPU time of every process a command
 ran, the warm Sphinx process it leaves behind included (this benchmark adopts
 it when the command ends): that figure hardly moves with the load.
 
-Run: ``make bench``, ``python -m bench sync`` or ``python bench/sync_bench.py [--runs 3]``.
+Run: ``make bench``, ``python -m bench sync`` or ``python bench/sync_bench.py [--runs 5]``.
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def table(modes: list[Mode], full: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3, help="runs per mode (default 3)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per mode (default 5)")
     runs = parser.parse_args(argv or []).runs
     adopt_orphans()
     python = sys.executable

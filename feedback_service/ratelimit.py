@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
+import socket
 import time
 from datetime import datetime, timezone
 
@@ -45,6 +46,12 @@ def client_network(address: str) -> str:
     elif value.count(":") == 1:
         value = value.split(":", 1)[0]  # IPv4 with a port
     value = value.split("%", 1)[0]  # an IPv6 zone index names the interface, not the client
+    try:
+        socket.inet_pton(socket.AF_INET, value)
+    except OSError:
+        pass
+    else:
+        return value  # four decimal octets without leading zeros: spelt as ipaddress spells it
     try:
         ip = ipaddress.ip_address(value)
     except ValueError:

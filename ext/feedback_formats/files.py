@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -13,8 +14,23 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 def utc_timestamp(moment: datetime | None = None) -> str:
     """``2026-11-21T10:00:00Z``: ``moment`` (default: now) in UTC."""
-    moment = datetime.now(timezone.utc) if moment is None else moment.astimezone(timezone.utc)
-    return moment.strftime(TIMESTAMP_FORMAT)
+    if moment is None:
+        return _now()
+    return moment.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
+
+
+# The current second, spelt once: the service stamps every comment it takes.
+_spelt: tuple[int, str] = (-1, "")
+
+
+def _now() -> str:
+    global _spelt
+    second = int(time.time())
+    known, text = _spelt
+    if second != known:
+        text = time.strftime(TIMESTAMP_FORMAT, time.gmtime(second))
+        _spelt = (second, text)
+    return text
 
 
 def parse_timestamp(value: str) -> datetime | None:

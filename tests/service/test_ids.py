@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hmac
 import os
 
@@ -15,6 +16,17 @@ def test_ids_are_unique_and_follow_the_clock():
     # The first ten digits are the millisecond: ids made later sort after earlier ones.
     stamps = [value[2:12] for value in made]
     assert stamps == sorted(stamps)
+
+
+def test_an_id_spells_its_millisecond_and_random_bits_in_crockford_digits(monkeypatch):
+    """The spelling ids have always had: RFC 4648 base 32 of the 128 bits, in Crockford's digits."""
+    monkeypatch.setattr(ids.time, "time", lambda: 1_764_000_000.123)
+    monkeypatch.setattr(ids._random, "take", lambda count: bytes(range(0xF0, 0xF0 + count)))
+    value = (1_764_000_000_123 << 80) | int.from_bytes(bytes(range(0xF0, 0xFA)), "big")
+    rfc4648 = base64.b32encode((value << 6).to_bytes(17, "big"))[:26].decode()
+    expected = rfc4648.translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", ids.CROCKFORD))
+    assert ids.new_comment_id() == "c_" + expected
+    assert int(expected.translate(str.maketrans(ids.CROCKFORD, "0123456789ABCDEFGHIJKLMNOPQRSTUV")), 32) == value
 
 
 def test_a_forked_process_never_hands_out_its_parents_random_bytes():
