@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import time
@@ -15,22 +16,13 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 def utc_timestamp(moment: datetime | None = None) -> str:
     """``2026-11-21T10:00:00Z``: ``moment`` (default: now) in UTC."""
     if moment is None:
-        return _now()
+        return _spell_second(int(time.time()))
     return moment.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT)
 
 
-# The current second, spelt once: the service stamps every comment it takes.
-_spelt: tuple[int, str] = (-1, "")
-
-
-def _now() -> str:
-    global _spelt
-    second = int(time.time())
-    known, text = _spelt
-    if second != known:
-        text = time.strftime(TIMESTAMP_FORMAT, time.gmtime(second))
-        _spelt = (second, text)
-    return text
+@functools.lru_cache(maxsize=1)  # the service stamps every comment it takes: once per second
+def _spell_second(second: int) -> str:
+    return time.strftime(TIMESTAMP_FORMAT, time.gmtime(second))
 
 
 def parse_timestamp(value: str) -> datetime | None:
